@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import type { Observable } from 'rxjs';
+import { ElectionRegistry } from './election.registry.js';
+import type { JobCounters } from './gate/job-gate.js';
+import { currentLeaderJob } from './gate/leader-job-context.storage.js';
+import type { LeaderJobContext } from './interfaces/leader-job-context.interface.js';
+import type { LeadershipState } from './interfaces/leadership-state.interface.js';
+import type { ElectionState } from './leadership/election-state.js';
+import { DEFAULT_ELECTION } from './leader-election.constants.js';
+
+export interface WaitForLeadershipOptions {
+  /** @default 'default' */
+  election?: string;
+  /** Stops waiting: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Who leads, as this pod knows it. Every read is in memory and synchronous; the electors keep it
+ * fresh in the background. Unknown leadership always reads as "not the leader".
+ */
+@Injectable()
+export class ClusterLeaderService {
+  constructor(private readonly registry: ElectionRegistry) {}
+
+  /** This pod's identity, compared with the leader's name. */
+  get identity(): string {
+    return this.registry.options.identity;
+  }
+
+  /** True while this pod may act as the leader of the election; false when unknown. */
+  isLeader(election: string = DEFAULT_ELECTION): boolean {
+    return this.election(election).isLeader();
+  }
+
+  /** The leader this pod observes, or null when none is known. */
+  leader(election: string = DEFAULT_ELECTION): string | null {
+    return this.election(election).state.leader;
+  }
+
+  /** The current term (the Lease's leaseTransitions), usable as a fencing token; null if none. */
+  term(election: string = DEFAULT_ELECTION): number | null {
+    return this.election(election).state.term;
+  }
+
+  /** A snapshot of the election as this pod sees it. */
+  state(election: string = DEFAULT_ELECTION): LeadershipState {
+    const state = this.election(election);
+    return { ...state.state, isLeader: state.isLeader() };
+  }
+
+  /** The leadership of one election: the current state at once, then every change. */
+  changes(election: string = DEFAULT_ELECTION): Observable<LeadershipState> {
+    return this.election(election).changes;
+  }
+
+  /** Resolves as soon as this pod leads the election (at once if it already does). */
+  waitForLeadership({ election = DEFAULT_ELECTION, signal }: WaitForLeadershipOptions = {}): Promise<LeadershipState> {
+    const state = this.election(election);
+    return new Promise<LeadershipState>((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        subscription.unsubscribe();
+        reject(signal!.reason);
+      };
+      const subscription = state.changes.subscribe((current) => {
+        if (!current.isLeader) return;
+        signal?.removeEventListener('abort', onAbort);
+        queueMicrotask(() => subscription.unsubscribe());
+        resolve(current);
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Inside a @LeaderOnly() job: its election, term (fencing token) and AbortSignal. */
+  currentJob(): LeaderJobContext | undefined {
+    return currentLeaderJob();
+  }
+
+  /** How often each @LeaderOnly() job ran, was skipped, or failed in this process. */
+  jobCounters(): Record<string, JobCounters> {
+    return this.registry.gate.snapshot();
+  }
+
+  /** The names of the configured elections. */
+  elections(): string[] {
+    return [...this.registry.states.keys()];
+  }
+
+  private election(name: string): ElectionState {
+    const state = this.registry.states.get(name);
+    if (state === undefined) {
+      throw new Error(`No election named '${name}' is configured (configured: ${this.elections().map((n) => `'${n}'`).join(', ')}).`);
+    }
+    return state;
+  }
+}

@@ -1,0 +1,102 @@
+import {
+  CoordinationV1Api,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+  type V1Lease,
+} from '@kubernetes/client-node';
+import { LeaseApiError, type LeaseVerb } from './lease-api.error.js';
+import { leaseSpecFromRecord, type LeaderElectionRecord } from './lease-record.js';
+
+/**
+ * The storage half of client-go's split: one Lease object, read and written through the real
+ * @kubernetes/client-node, each request bounded by a timeout so a hung call cannot cost
+ * leadership. It knows nothing of elections; the elector decides what to write.
+ */
+export class LeaseLock {
+  private readonly api: CoordinationV1Api;
+  private readonly inFlight = new Set<AbortController>();
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    readonly namespace: string,
+    readonly name: string,
+    private readonly requestTimeoutMs: number,
+  ) {
+    this.api = kubeConfig.makeApiClient(CoordinationV1Api);
+  }
+
+  describe(): string {
+    return `${this.namespace}/${this.name}`;
+  }
+
+  /** The Lease, or null when it does not exist. */
+  async get(): Promise<V1Lease | null> {
+    try {
+      return await this.call('get', (options) =>
+        this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }, options),
+      );
+    } catch (error) {
+      if (error instanceof LeaseApiError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  /** Creates the Lease; 409 AlreadyExists when another candidate created it first. */
+  create(record: LeaderElectionRecord): Promise<V1Lease> {
+    const body: V1Lease = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { name: this.name, namespace: this.namespace },
+      spec: leaseSpecFromRecord(record),
+    };
+    return this.call('create', (options) =>
+      this.api.createNamespacedLease({ namespace: this.namespace, body }, options),
+    );
+  }
+
+  /** Conditional replace: the body carries the resourceVersion last read; 409 Conflict if stale. */
+  update(lease: V1Lease): Promise<V1Lease> {
+    return this.call('update', (options) =>
+      this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: lease }, options),
+    );
+  }
+
+  /** Aborts every request still in flight (used only when stopping for good). */
+  abortAll(): void {
+    for (const controller of this.inFlight) controller.abort();
+  }
+
+  private async call<T>(verb: LeaseVerb, send: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.requestTimeoutMs);
+    this.inFlight.add(controller);
+    try {
+      return await send(withSignal(controller.signal));
+    } catch (error) {
+      throw LeaseApiError.from(verb, error, timedOut);
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(controller);
+    }
+  }
+}
+
+/** client-node's per-call hook for attaching an AbortSignal to the request it is about to send. */
+function withSignal(signal: AbortSignal): ConfigurationOptions {
+  const middleware = {
+    pre: async (context: RequestContext) => {
+      context.setSignal(signal);
+      return context;
+    },
+    post: async (context: ResponseContext) => context,
+  };
+  // The object-style API takes promise middleware at run time although its type names the
+  // observable kind; the cast bridges that typing gap only.
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions;
+}

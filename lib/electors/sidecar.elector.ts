@@ -1,0 +1,118 @@
+import { Logger } from '@nestjs/common';
+import { request as httpRequest, type ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { ElectionState } from '../leadership/election-state.js';
+import { monotonicNow } from '../leadership/monotonic-clock.js';
+import { SIDECAR_HEALTHY, SIDECAR_UNHEALTHY } from '../leader-election.messages.js';
+import type { ResolvedSidecar } from '../options/resolve-options.js';
+import type { LeaderElector } from './leader-elector.interface.js';
+
+type SidecarAnswer = { leader: string | null } | { problem: string };
+
+/**
+ * The original pattern: the leader-elector sidecar in each pod holds the election and answers
+ * `{"name":"<leader pod>"}` (as text/plain) on any path. We ask it in the background, never on a
+ * job's tick, and lead only while its last answer names this pod. Anything else fails closed.
+ */
+export class SidecarElector implements LeaderElector {
+  private readonly logger = new Logger('LeaderElection');
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: ClientRequest | undefined;
+  private stopped = false;
+  /** The fault currently reported, so each is logged once per change, not once per poll. */
+  private problem: string | null = null;
+
+  constructor(
+    private readonly state: ElectionState,
+    private readonly options: ResolvedSidecar,
+  ) {}
+
+  start(): void {
+    void this.poll();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.inFlight?.destroy();
+  }
+
+  private async poll(): Promise<void> {
+    const sentAt = monotonicNow();
+    const answer = await this.ask();
+    if (this.stopped) return;
+    if ('leader' in answer) {
+      if (this.problem !== null) this.logger.log(SIDECAR_HEALTHY(this.options.url.href));
+      this.problem = null;
+      // Valid until the next poll has had its full time to answer: no flapping on a slow sidecar,
+      // and no belief that outlives a sidecar that stopped answering.
+      const leadingUntil = sentAt + this.options.pollIntervalMs + 2 * this.options.requestTimeoutMs;
+      this.state.publish({ leader: answer.leader, term: null, leadingUntil }, 'the sidecar names another leader');
+    } else {
+      if (this.problem !== answer.problem) {
+        this.logger.warn(SIDECAR_UNHEALTHY(this.options.url.href, answer.problem));
+      }
+      this.problem = answer.problem;
+      this.state.publish({ leader: null, term: null, leadingUntil: 0 }, `the sidecar gave no usable answer (${answer.problem})`);
+    }
+    this.timer = setTimeout(() => void this.poll(), this.options.pollIntervalMs);
+    this.timer.unref();
+  }
+
+  /** One GET to the sidecar. Always resolves; every fault becomes a short, stable description. */
+  private ask(): Promise<SidecarAnswer> {
+    const { url, requestTimeoutMs, maxBodyBytes } = this.options;
+    return new Promise<SidecarAnswer>((resolve) => {
+      let settled = false;
+      const settle = (answer: SidecarAnswer) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timeout);
+        this.inFlight = undefined;
+        req.destroy();
+        resolve(answer);
+      };
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      // A fresh connection per poll: a localhost connect costs little and leaves no idle socket.
+      const req = send(url, { method: 'GET', agent: false, headers: { accept: 'application/json, text/plain' } });
+      this.inFlight = req;
+      const timeout = setTimeout(() => settle({ problem: `no answer within ${requestTimeoutMs} ms` }), requestTimeoutMs);
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        settle({ problem: error.code === 'ECONNREFUSED' ? 'connection refused' : `request failed: ${error.code ?? error.message}` });
+      });
+      req.on('response', (res) => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status > 299) {
+          res.resume();
+          return settle({ problem: `HTTP status ${status}` });
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBodyBytes) return settle({ problem: `answer larger than ${maxBodyBytes} bytes` });
+          chunks.push(chunk);
+        });
+        res.on('error', () => settle({ problem: 'the answer was cut off' }));
+        res.on('end', () => settle(parseAnswer(Buffer.concat(chunks).toString('utf8'))));
+      });
+      req.end();
+    });
+  }
+}
+
+/** `{"name":"pod-a"}` leads pod-a; `{"name":""}` means the sidecar knows no leader yet. */
+export function parseAnswer(body: string): SidecarAnswer {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return { problem: 'the answer is not JSON' };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { problem: 'the answer is not a JSON object' };
+  }
+  const name = (parsed as { name?: unknown }).name;
+  if (typeof name !== 'string') return { problem: 'the answer has no "name" string' };
+  return { leader: name === '' ? null : name };
+}

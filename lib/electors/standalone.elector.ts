@@ -1,0 +1,13 @@
+import type { ElectionState } from '../leadership/election-state.js';
+import type { LeaderElector } from './leader-elector.interface.js';
+
+/** This process always leads: for local development and single-replica deployments. */
+export class StandaloneElector implements LeaderElector {
+  constructor(private readonly state: ElectionState) {}
+
+  start(): void {
+    this.state.publish({ leader: this.state.identity, term: null, leadingUntil: Number.POSITIVE_INFINITY });
+  }
+
+  async stop(): Promise<void> {}
+}

@@ -1,0 +1,26 @@
+/**
+ * A bad option, found at startup. The message names the option, the value and the fix, so the
+ * app refuses to start instead of running with an election that can never work.
+ */
+export class LeaderElectionConfigError extends Error {
+  override readonly name = 'LeaderElectionConfigError';
+
+  constructor(
+    readonly option: string,
+    readonly value: unknown,
+    readonly fix: string,
+  ) {
+    super(`LeaderElectionModule: option \`${option}\` is ${describeValue(value)}. ${fix}`);
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (typeof value === 'string') return `"${value}"`;
+  if (typeof value === 'function') return 'a function';
+  try {
+    return String(JSON.stringify(value));
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,31 @@
+export { LeaderElectionModule } from './leader-election.module.js';
+export {
+  LEADER_ELECTION_MODULE_OPTIONS,
+  LEADER_ELECTION_OPTIONS_TYPE,
+  LEADER_ELECTION_ASYNC_OPTIONS_TYPE,
+} from './leader-election.module-definition.js';
+export { ClusterLeaderService, type WaitForLeadershipOptions } from './cluster-leader.service.js';
+export { LeaderOnly } from './decorators/leader-only.decorator.js';
+export { currentLeaderJob } from './gate/leader-job-context.storage.js';
+export type { JobCounters } from './gate/job-gate.js';
+export { DEFAULT_ELECTION, LEASE_DEFAULTS, SIDECAR_DEFAULTS } from './leader-election.constants.js';
+export { LeaderElectionConfigError } from './errors/leader-election-config.error.js';
+export { LeaderOnlySetupError } from './errors/leader-only-setup.error.js';
+export type {
+  ElectionOptions,
+  LeaderElectionBackend,
+  LeaderElectionCallbacks,
+  LeaderElectionModuleOptions,
+  LeaseOptions,
+  LeadershipTerm,
+  SidecarOptions,
+} from './interfaces/leader-election-options.interface.js';
+export type { LeadershipState } from './interfaces/leadership-state.interface.js';
+export type { LeaderOnlyOptions } from './interfaces/leader-only-options.interface.js';
+export type { LeaderJobContext } from './interfaces/leader-job-context.interface.js';
+export {
+  formatMicroTime,
+  leaseSpecFromRecord,
+  recordFromLeaseSpec,
+  type LeaderElectionRecord,
+} from './electors/lease/lease-record.js';

@@ -1,0 +1,93 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { LeadershipState } from './leadership-state.interface.js';
+
+/** How an election decides who leads. */
+export type LeaderElectionBackend = 'auto' | 'lease' | 'sidecar' | 'standalone';
+
+/** Passed to `onStartedLeading`: valid for one term of leadership. */
+export interface LeadershipTerm {
+  election: string;
+  /** The Lease's `leaseTransitions` when this pod took it; `null` for backends without terms. */
+  term: number | null;
+  /** Aborted when this pod stops leading (lost, expired or shutting down). */
+  signal: AbortSignal;
+}
+
+/** Callbacks named as in client-go's `LeaderCallbacks`. A callback that throws is logged. */
+export interface LeaderElectionCallbacks {
+  /** This pod became the leader. */
+  onStartedLeading?: (term: LeadershipTerm) => void | Promise<void>;
+  /** This pod stopped leading (lost the lease, could not renew in time, or shutdown began). */
+  onStoppedLeading?: (state: LeadershipState) => void | Promise<void>;
+  /** Another identity (or this pod) is now the observed leader. Not called for "no leader". */
+  onNewLeader?: (identity: string, state: LeadershipState) => void | Promise<void>;
+}
+
+export interface SidecarOptions {
+  /**
+   * The leader-elector sidecar's HTTP address (it answers `{"name":"<leader>"}` on any path).
+   * @default 'http://localhost:4040'
+   */
+  url?: string;
+  /** How often the sidecar is asked, in milliseconds. @default 1000 */
+  pollIntervalMs?: number;
+  /** Per-request timeout in milliseconds; must be below `pollIntervalMs`. @default 500 */
+  requestTimeoutMs?: number;
+}
+
+export interface LeaseOptions {
+  /** The Lease object's name: a DNS-1123 subdomain, unique to this app in its namespace. Required. */
+  name?: string;
+  /** Namespace of the Lease. @default POD_NAMESPACE, else the service account's namespace, else 'default' */
+  namespace?: string;
+  /**
+   * How long followers wait, from when they last saw the Lease change, before taking it over.
+   * Written to the Lease as whole seconds. @default 15000
+   */
+  leaseDurationMs?: number;
+  /**
+   * How long the leader keeps leading without a successful renew, counted from the send time of the
+   * last successful one. Must be less than `leaseDurationMs`. @default 10000
+   */
+  renewDeadlineMs?: number;
+  /** Time between attempts to acquire or renew, in milliseconds. @default 2000 */
+  retryPeriodMs?: number;
+  /** Timeout of each API request in milliseconds. @default max(1000, renewDeadlineMs / 2) */
+  requestTimeoutMs?: number;
+  /**
+   * Release the Lease on shutdown (after running jobs finish) so a follower takes over at once.
+   * @default true
+   */
+  releaseOnShutdown?: boolean;
+  /** The Kubernetes client configuration. @default in-cluster config inside a pod, else ~/.kube/config */
+  kubeConfig?: KubeConfig;
+}
+
+interface ElectionOptionsBase extends LeaderElectionCallbacks {
+  /**
+   * `auto` (default): `lease` inside Kubernetes, `standalone` outside.
+   * `lease`: hold a coordination.k8s.io/v1 Lease directly. `sidecar`: ask the leader-elector sidecar.
+   * `standalone`: this process always leads (development, a single replica).
+   */
+  backend?: LeaderElectionBackend;
+  sidecar?: SidecarOptions;
+  lease?: LeaseOptions;
+}
+
+/** One election. The module's own options describe the election named `default`. */
+export type ElectionOptions = ElectionOptionsBase;
+
+export interface LeaderElectionModuleOptions extends ElectionOptionsBase {
+  /**
+   * This pod's identity, compared with the leader's name.
+   * @default MY_POD_NAME, else POD_NAME, else HOSTNAME, else os.hostname()
+   */
+  identity?: string;
+  /** More elections, by name, for apps whose jobs must be led independently. */
+  elections?: Record<string, ElectionOptions>;
+  /**
+   * On shutdown, how long to wait for running leader-only jobs to finish before leadership is
+   * given up, in milliseconds. @default 10000
+   */
+  drainTimeoutMs?: number;
+}

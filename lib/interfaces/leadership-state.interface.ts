@@ -1,0 +1,15 @@
+/** What one election looks like from this pod, as emitted on every change. */
+export interface LeadershipState {
+  election: string;
+  /** This pod's identity. */
+  identity: string;
+  /** True while this pod may act as the leader. */
+  isLeader: boolean;
+  /** The leader this pod observes, or null when none is known (fail closed). */
+  leader: string | null;
+  /**
+   * The fencing token of the current leadership: the Lease's `leaseTransitions`, which grows with
+   * every change of holder while the Lease object exists. Null for backends without terms.
+   */
+  term: number | null;
+}

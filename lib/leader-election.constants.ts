@@ -1,0 +1,32 @@
+/** The election used when a job or a call does not name one. */
+export const DEFAULT_ELECTION = 'default';
+
+/** Where `@LeaderOnly()` stores its options, on the wrapped method. */
+export const LEADER_ONLY_METADATA = 'nestjs-cluster-leader:leader-only';
+
+/**
+ * The property under which the module attaches its job gate to every provider instance that has
+ * `@LeaderOnly()` methods. A symbol, so it never collides with user fields; per instance (not
+ * global), so several Nest apps in one process (tests, workers) each use their own gate.
+ */
+export const JOB_GATE = Symbol('nestjs-cluster-leader:job-gate');
+
+export const SIDECAR_DEFAULTS = {
+  url: 'http://localhost:4040',
+  pollIntervalMs: 1_000,
+  requestTimeoutMs: 500,
+  /** The real sidecar answers ~20 bytes; anything this large is not a leader-elector. */
+  maxBodyBytes: 4_096,
+} as const;
+
+/** Kubernetes' own components use these (kube-controller-manager, kube-scheduler). */
+export const LEASE_DEFAULTS = {
+  leaseDurationMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryPeriodMs: 2_000,
+} as const;
+
+export const SHUTDOWN_DEFAULTS = {
+  /** How long shutdown waits for running leader-only jobs before it gives up leadership anyway. */
+  drainTimeoutMs: 10_000,
+} as const;

@@ -1,0 +1,183 @@
+import { Logger } from '@nestjs/common';
+import { BehaviorSubject, type Observable } from 'rxjs';
+import type { LeaderElectionCallbacks } from '../interfaces/leader-election-options.interface.js';
+import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
+import type { LeadershipState } from '../interfaces/leadership-state.interface.js';
+import { NEW_LEADER, STARTED_LEADING, STOPPED_LEADING } from '../leader-election.messages.js';
+import { monotonicNow } from './monotonic-clock.js';
+
+/** What an elector knows after each step; electors publish it, ElectionState does the rest. */
+export interface LeadershipView {
+  /** The identity the elector observes as leader, or null when none is known. */
+  leader: string | null;
+  /** The fencing token of that leadership, or null when the backend has none. */
+  term: number | null;
+  /**
+   * Until when (monotonic ms, see monotonicNow) this pod may act as leader if `leader` is this pod.
+   * The elector derives it from what it can prove: e.g. the send time of the last successful renew
+   * plus the renew deadline. Ignored when `leader` is someone else.
+   */
+  leadingUntil: number;
+}
+
+/**
+ * The leadership of one election as this pod sees it: the single source of truth that the
+ * service, the gate and the callbacks read. Electors only publish views; this class decides what
+ * changed, logs each change once, aborts the term's signal when leadership ends, and steps down by
+ * itself when the elector's promised deadline passes without news (a stalled renew loop or event
+ * loop cannot extend leadership).
+ */
+export class ElectionState {
+  private readonly logger = new Logger('LeaderElection');
+  private readonly subject: BehaviorSubject<LeadershipState>;
+  private leading = false;
+  private leadingUntil = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** Shared by every job started during the current term; aborted when the term ends. */
+  private termContext: LeaderJobContext | undefined;
+  private termController: AbortController | undefined;
+  private closed = false;
+
+  constructor(
+    readonly name: string,
+    readonly identity: string,
+    private readonly callbacks: LeaderElectionCallbacks = {},
+    private readonly now: () => number = monotonicNow,
+  ) {
+    this.subject = new BehaviorSubject<LeadershipState>({
+      election: name,
+      identity,
+      isLeader: false,
+      leader: null,
+      term: null,
+    });
+  }
+
+  /** The hot path of every gated tick: two field reads and one clock read, no I/O. */
+  isLeader(): boolean {
+    return this.leading && this.now() < this.leadingUntil;
+  }
+
+  get state(): LeadershipState {
+    return this.subject.value;
+  }
+
+  /** Emits the current state to each new subscriber, then every change. */
+  get changes(): Observable<LeadershipState> {
+    return this.subject.asObservable();
+  }
+
+  /** The context of the current term for a job starting now, or undefined when not leading. */
+  currentJobContext(): LeaderJobContext | undefined {
+    return this.isLeader() ? this.termContext : undefined;
+  }
+
+  /** Called by the elector after every observation; cheap when nothing changed. */
+  publish(view: LeadershipView, reason = 'another pod leads'): void {
+    if (this.closed) return;
+    const leading = view.leader === this.identity && view.leadingUntil > this.now();
+    const previous = this.subject.value;
+    if (this.leading && (!leading || view.term !== previous.term)) {
+      this.endTerm(leading ? 'a new term began' : reason);
+    }
+    if (leading) {
+      this.leadingUntil = view.leadingUntil;
+      this.armExpiry();
+    }
+    const next: LeadershipState = {
+      election: this.name,
+      identity: this.identity,
+      isLeader: leading,
+      leader: view.leader,
+      term: view.term,
+    };
+    if (!this.leading && leading) this.beginTerm(view.term);
+    this.emitIfChanged(previous, next);
+  }
+
+  /**
+   * Shutdown began: stop leading now and ignore the elector from here on, so no new job starts.
+   * The elector may keep the Lease renewed while running jobs drain, then release it.
+   */
+  close(): void {
+    if (this.closed) return;
+    const previous = this.subject.value;
+    if (this.leading) this.endTerm('shutdown began');
+    this.closed = true;
+    this.clearExpiry();
+    this.emitIfChanged(previous, { ...previous, isLeader: false });
+  }
+
+  private beginTerm(term: number | null): void {
+    this.leading = true;
+    this.termController = new AbortController();
+    this.termContext = { election: this.name, term, signal: this.termController.signal };
+    this.logger.log(STARTED_LEADING(this.name, this.identity, term));
+    this.invoke('onStartedLeading', () => this.callbacks.onStartedLeading?.({ ...this.termContext! }));
+  }
+
+  private endTerm(reason: string): void {
+    this.leading = false;
+    this.leadingUntil = 0;
+    this.clearExpiry();
+    // Abort first: a running job must learn it lost leadership before anyone else is told.
+    this.termController?.abort(new Error(`Leadership of election '${this.name}' ended: ${reason}`));
+    this.termController = undefined;
+    this.termContext = undefined;
+    this.logger.log(STOPPED_LEADING(this.name, this.identity, reason));
+    const stopped = { ...this.subject.value, isLeader: false };
+    this.invoke('onStoppedLeading', () => this.callbacks.onStoppedLeading?.(stopped));
+  }
+
+  private emitIfChanged(previous: LeadershipState, next: LeadershipState): void {
+    if (
+      previous.isLeader === next.isLeader &&
+      previous.leader === next.leader &&
+      previous.term === next.term
+    ) {
+      return;
+    }
+    if (previous.leader !== next.leader) {
+      this.logger.log(NEW_LEADER(this.name, next.leader));
+    }
+    this.subject.next(next);
+    if (previous.leader !== next.leader && next.leader !== null) {
+      const leader = next.leader;
+      this.invoke('onNewLeader', () => this.callbacks.onNewLeader?.(leader, next));
+    }
+  }
+
+  /** Steps down by itself when the deadline passes with no newer view from the elector. */
+  private armExpiry(): void {
+    this.clearExpiry();
+    const delay = this.leadingUntil - this.now();
+    if (!Number.isFinite(delay)) return;
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = undefined;
+      if (!this.leading) return;
+      if (this.now() < this.leadingUntil) return this.armExpiry();
+      this.publish({ leader: null, term: this.state.term, leadingUntil: 0 }, 'its leadership deadline passed without a successful renew');
+    }, Math.max(0, Math.ceil(delay)));
+    this.expiryTimer.unref();
+  }
+
+  private clearExpiry(): void {
+    if (this.expiryTimer !== undefined) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
+
+  private invoke(name: string, callback: () => unknown): void {
+    try {
+      const result = callback();
+      if (result instanceof Promise) {
+        result.catch((error: unknown) => this.logCallbackError(name, error));
+      }
+    } catch (error) {
+      this.logCallbackError(name, error);
+    }
+  }
+
+  private logCallbackError(name: string, error: unknown): void {
+    this.logger.error(`Election '${this.name}': ${name} callback failed`, error instanceof Error ? error.stack : String(error));
+  }
+}
