@@ -1,0 +1,52 @@
+import type { LeaderElectionBackend, LeaderElectionModuleOptions } from '../../lib/index.js';
+
+/**
+ * The sample's leader-election options, from the environment. Only what is set is passed on, so
+ * the library's defaults apply to the rest; the library validates ranges and names at startup.
+ *
+ * LEADER_ELECTION_BACKEND      auto | lease | sidecar | standalone (unset: the library's `auto`,
+ *                              which is `standalone` outside Kubernetes)
+ * LEADER_ELECTION_SIDECAR_URL  the leader-elector sidecar (default http://localhost:4040)
+ * LEADER_ELECTION_LEASE_NAME   the Lease's name (default sample-leader)
+ * LEADER_ELECTION_NAMESPACE    the Lease's namespace (default POD_NAMESPACE, then the pod's own)
+ * LEASE_DURATION_MS, RENEW_DEADLINE_MS, RETRY_PERIOD_MS   Lease timings, whole milliseconds
+ *
+ * The identity comes from MY_POD_NAME (the library reads it), and the Kubernetes client from the
+ * in-cluster service account or KUBECONFIG.
+ */
+export function leaderElectionOptionsFromEnv(env: NodeJS.ProcessEnv): LeaderElectionModuleOptions {
+  // The library rejects any other value at startup, listing the valid ones.
+  const backend = text(env, 'LEADER_ELECTION_BACKEND') as LeaderElectionBackend | undefined;
+  const sidecarUrl = text(env, 'LEADER_ELECTION_SIDECAR_URL');
+  return {
+    ...(backend && { backend }),
+    ...(sidecarUrl && { sidecar: { url: sidecarUrl } }),
+    // Read only when the backend is `lease`, or `auto` inside Kubernetes.
+    lease: definedOnly({
+      name: text(env, 'LEADER_ELECTION_LEASE_NAME') ?? 'sample-leader',
+      namespace: text(env, 'LEADER_ELECTION_NAMESPACE'),
+      leaseDurationMs: milliseconds(env, 'LEASE_DURATION_MS'),
+      renewDeadlineMs: milliseconds(env, 'RENEW_DEADLINE_MS'),
+      retryPeriodMs: milliseconds(env, 'RETRY_PERIOD_MS'),
+    }),
+  };
+}
+
+/** An empty variable (`value: ""` in a manifest) counts as unset. */
+function text(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function milliseconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const value = text(env, name);
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) {
+    throw new Error(`Environment variable ${name} is "${value}": use a whole number of milliseconds, e.g. ${name}=15000.`);
+  }
+  return Number(value);
+}
+
+function definedOnly<T extends object>(object: T): T {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
+}

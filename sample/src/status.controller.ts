@@ -1,0 +1,33 @@
+import { Controller, Get } from '@nestjs/common';
+import { ClusterLeaderService } from '../../lib/index.js';
+import { ReportJob } from './report.job.js';
+
+export interface SampleStatus {
+  identity: string;
+  isLeader: boolean;
+  leader: string | null;
+  /** How often the report job ran in this process. */
+  runs: number;
+  term: number | null;
+}
+
+@Controller()
+export class StatusController {
+  constructor(
+    private readonly clusterLeader: ClusterLeaderService,
+    private readonly reportJob: ReportJob,
+  ) {}
+
+  @Get('status')
+  status(): SampleStatus {
+    // One snapshot, so isLeader, leader and term agree with each other.
+    const { identity, isLeader, leader, term } = this.clusterLeader.state();
+    return { identity, isLeader, leader, runs: this.reportJob.runs, term };
+  }
+
+  /** For liveness and readiness probes: a follower is as healthy as the leader. */
+  @Get('healthz')
+  healthz(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+}

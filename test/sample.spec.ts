@@ -1,0 +1,117 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSample, SampleProcess, type SampleStatus } from './support/sample-process.js';
+
+/**
+ * The sample app as users run it: compiled, started as separate Node processes, observed only
+ * through its HTTP API, its logs and its exit code.
+ */
+
+/** The leader-elector sidecar's answer, as the real one gives it (JSON sent as text/plain). */
+function startSidecarStandIn(): Promise<{ server: Server; url: string; setLeader: (name: string) => void }> {
+  let leader = '';
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    response.end(JSON.stringify({ name: leader }));
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ server, url: `http://127.0.0.1:${port}`, setLeader: (name) => (leader = name) });
+    });
+  });
+}
+
+beforeAll(() => buildSample(), 60_000);
+
+describe('the sample with three replicas and the sidecar backend', () => {
+  const pods = ['pod-a', 'pod-b', 'pod-c'] as const;
+  type Pod = (typeof pods)[number];
+  let sidecar: Awaited<ReturnType<typeof startSidecarStandIn>>;
+  const samples = new Map<Pod, SampleProcess>();
+  const sample = (pod: Pod) => samples.get(pod)!;
+  const statuses = async () =>
+    Object.fromEntries(await Promise.all(pods.map(async (pod) => [pod, await sample(pod).status()]))) as Record<Pod, SampleStatus>;
+
+  beforeAll(async () => {
+    sidecar = await startSidecarStandIn();
+    sidecar.setLeader('pod-b');
+    await Promise.all(
+      pods.map(async (pod) => {
+        samples.set(pod, await SampleProcess.start({
+          MY_POD_NAME: pod,
+          LEADER_ELECTION_BACKEND: 'sidecar',
+          LEADER_ELECTION_SIDECAR_URL: sidecar.url,
+          SAMPLE_JOB_CRON: '* * * * * *',
+        }));
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all([...samples.values()].map((replica) => replica.kill()));
+    if (sidecar === undefined) return;
+    sidecar.server.closeAllConnections();
+    await new Promise((resolve) => sidecar.server.close(resolve));
+  });
+
+  it('runs the job on the leader the sidecar names, and on no other replica', async () => {
+    await sample('pod-b').waitForStatus((status) => status.runs >= 2);
+
+    const all = await statuses();
+    expect(Object.values(all).filter((status) => status.isLeader && status.runs > 0)).toHaveLength(1);
+    expect(all['pod-b']).toMatchObject({ identity: 'pod-b', isLeader: true, leader: 'pod-b', term: null });
+    for (const pod of ['pod-a', 'pod-c'] as const) {
+      expect(all[pod]).toEqual({ identity: pod, isLeader: false, leader: 'pod-b', runs: 0, term: null });
+    }
+    expect(sample('pod-b').output).toContainEqual(expect.stringMatching(/Listening on port \d+ as pod-b \(backend sidecar\)\./));
+    expect(sample('pod-b').output).toContainEqual(expect.stringMatching(/\[ReportJob\] Run 2: wrote the report \(term none\)\./));
+  });
+
+  it('moves the job to the new leader when the sidecar names another pod', async () => {
+    sidecar.setLeader('pod-c');
+    const first = await sample('pod-c').waitForStatus((status) => status.runs >= 1);
+    expect(first).toMatchObject({ isLeader: true, leader: 'pod-c' });
+    // pod-b learns of the change on its own next poll of the sidecar (at most one poll later).
+    const stepDown = await sample('pod-b').waitForStatus((status) => !status.isLeader);
+    expect(stepDown.leader).toBe('pod-c');
+
+    await sample('pod-c').waitForStatus((status) => status.runs >= first.runs + 2);
+    const all = await statuses();
+    expect(all['pod-b']).toMatchObject({ isLeader: false, leader: 'pod-c', runs: stepDown.runs });
+    expect(all['pod-a']).toMatchObject({ isLeader: false, leader: 'pod-c', runs: 0 });
+  });
+
+  it('shuts every replica down gracefully on SIGTERM', async () => {
+    const exits = await Promise.all(pods.map((pod) => sample(pod).stop()));
+    expect(exits).toEqual(pods.map(() => ({ code: 0, signal: null })));
+    expect(sample('pod-c').output).toContainEqual(expect.stringContaining('stopped leading: shutdown began'));
+  });
+});
+
+describe('the sample with no leader-election settings', () => {
+  let standalone: SampleProcess | undefined;
+  afterAll(() => standalone?.kill());
+
+  it('runs on the standalone default outside Kubernetes and counts its runs', async () => {
+    standalone = await SampleProcess.start({ SAMPLE_JOB_CRON: '* * * * * *' });
+
+    expect(standalone.output).toContainEqual(expect.stringContaining("backend 'auto' chose 'standalone'"));
+    expect(standalone.output).toContainEqual(expect.stringMatching(/Listening on port \d+ as \S+ \(backend auto\)\./));
+    const status = await standalone.waitForStatus((current) => current.runs >= 2);
+    expect(status).toMatchObject({ isLeader: true, leader: status.identity, term: null });
+    expect(status.identity).not.toBe('');
+    expect(await standalone.stop()).toEqual({ code: 0, signal: null });
+  });
+});
+
+describe('the sample with a bad setting', () => {
+  it('refuses to start, naming the variable', async () => {
+    const misconfigured = SampleProcess.spawn({ LEADER_ELECTION_BACKEND: 'lease', LEASE_DURATION_MS: '15s' });
+
+    expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
+    expect(misconfigured.log()).toMatch(/Environment variable LEASE_DURATION_MS is "15s": use a whole number of milliseconds/);
+    expect(misconfigured.log()).not.toMatch(/Listening on port/);
+  });
+});
