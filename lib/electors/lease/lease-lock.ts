@@ -1,5 +1,6 @@
 import {
   CoordinationV1Api,
+  Observable,
   type ConfigurationOptions,
   type KubeConfig,
   type RequestContext,
@@ -89,14 +90,14 @@ export class LeaseLock {
 
 /** client-node's per-call hook for attaching an AbortSignal to the request it is about to send. */
 function withSignal(signal: AbortSignal): ConfigurationOptions {
+  // The object-style API hands per-call middleware straight to its observable layer, which
+  // expects client-node's own Observable (a thin promise wrapper), not an rxjs one.
   const middleware = {
-    pre: async (context: RequestContext) => {
+    pre: (context: RequestContext) => {
       context.setSignal(signal);
-      return context;
+      return new Observable(Promise.resolve(context));
     },
-    post: async (context: ResponseContext) => context,
+    post: (context: ResponseContext) => new Observable(Promise.resolve(context)),
   };
-  // The object-style API takes promise middleware at run time although its type names the
-  // observable kind; the cast bridges that typing gap only.
   return { middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions;
 }

@@ -332,7 +332,9 @@ export class LeaseElector implements LeaderElector {
 
   /** Logs a fault once per change of kind; the state machine itself never throws. */
   private report(error: LeaseApiError): void {
-    const kind = `${error.verb}:${error.status}:${error.reason}`;
+    // By kind of fault, not by verb: the watch and the reads usually fail alike, and one line
+    // (which names every rule the pod needs) says all there is to say.
+    const kind = `${error.status}:${error.reason}`;
     if (kind === this.problem) return;
     this.problem = kind;
     const message = LEASE_API_PROBLEM(this.state.name, this.lock.describe(), error);
@@ -460,7 +462,8 @@ export class LeaseElector implements LeaderElector {
       this.ensureWatch(); // ended by timeoutSeconds: resume from the last resourceVersion
     } else {
       this.report(error);
-      const delay = this.options.retryPeriodMs * (1 + JITTER_FACTOR * this.random());
+      const unauthorized = error.status === 401 || error.status === 403;
+      const delay = this.options.retryPeriodMs * (unauthorized ? AUTH_FAILURE_RETRY_FACTOR : 1 + JITTER_FACTOR * this.random());
       this.watchRetryTimer = setTimeout(() => {
         this.watchRetryTimer = undefined;
         this.ensureWatch();
