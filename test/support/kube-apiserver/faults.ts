@@ -1,0 +1,101 @@
+/** What `Faults` needs from the server to act on open connections. */
+export interface FaultHost {
+  killWatches(user?: string): void;
+  endWatches(user?: string): void;
+  setListening(on: boolean): Promise<void>;
+  /** A user's partition started or healed (hold or release its watches and requests). */
+  partitionChanged(user: string, on: boolean): void;
+  /** `hang` was switched off: release the requests it held. */
+  hangEnded(): void;
+}
+
+export type FailureStatus = 500 | 503 | 504;
+
+/**
+ * The failures a test can inject. Settings take effect for requests that arrive afterwards;
+ * the watch and connection actions act at once.
+ */
+export class Faults {
+  /** Milliseconds added before answering every request (watches: before the stream starts). */
+  latencyMs = 0;
+  /** Every request is answered 503 ServiceUnavailable, watches included (open watches stay). */
+  outage = false;
+
+  private hanging = false;
+  private readonly failures: FailureStatus[] = [];
+  private readonly partitioned = new Set<string>();
+
+  constructor(private readonly host: FaultHost) {}
+
+  /**
+   * Requests are accepted and never answered, as behind a stuck load balancer. Switching it off
+   * releases the held requests whose clients are still waiting: they are then served normally.
+   */
+  get hang(): boolean {
+    return this.hanging;
+  }
+
+  set hang(on: boolean) {
+    const wasHanging = this.hanging;
+    this.hanging = on;
+    if (wasHanging && !on) this.host.hangEnded();
+  }
+
+  /** The next `count` non-watch requests fail with `status` (a matching Status body). Calls queue up. */
+  failNext(count: number, status: FailureStatus = 500): void {
+    for (let i = 0; i < count; i++) this.failures.push(status);
+  }
+
+  /** Consumes one queued failure, if any (called for each non-watch request that gets that far). */
+  takeFailure(): FailureStatus | undefined {
+    return this.failures.shift();
+  }
+
+  /** How many injected failures are still queued. */
+  get pendingFailures(): number {
+    return this.failures.length;
+  }
+
+  /**
+   * Cuts `user` off, as a network partition would: its requests are held unanswered and its open
+   * watches stop delivering. Healing lets held requests through (those whose clients have not
+   * given up) and delivers the watch events held meanwhile, as TCP would once the link is back.
+   */
+  partition(user: string, on: boolean): void {
+    if (on === this.partitioned.has(user)) return;
+    if (on) this.partitioned.add(user);
+    else this.partitioned.delete(user);
+    this.host.partitionChanged(user, on);
+  }
+
+  isPartitioned(user: string | null): boolean {
+    return user !== null && this.partitioned.has(user);
+  }
+
+  /** Destroys open watch connections (all, or `user`'s) without ending the response. */
+  killWatches(user?: string): void {
+    this.host.killWatches(user);
+  }
+
+  /** Ends open watch streams cleanly, as the apiserver does when `timeoutSeconds` runs out. */
+  endWatches(user?: string): void {
+    this.host.endWatches(user);
+  }
+
+  /**
+   * `true`: stop listening (new connections get ECONNREFUSED) and destroy every open socket.
+   * `false`: listen again on the same port.
+   */
+  refuseConnections(on: boolean): Promise<void> {
+    return this.host.setListening(!on);
+  }
+
+  /** Back to no faults (does not reopen a refused listener; use `refuseConnections(false)`). */
+  reset(): void {
+    this.latencyMs = 0;
+    this.outage = false;
+    this.hang = false;
+    this.failures.length = 0;
+    for (const user of [...this.partitioned]) this.partition(user, false);
+  }
+}
