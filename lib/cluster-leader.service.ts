@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Observable } from 'rxjs';
+import { filter, take, type Observable, type Subscription } from 'rxjs';
 import { ElectionRegistry } from './election.registry.js';
 import type { JobCounters } from './gate/job-gate.js';
 import { currentLeaderJob } from './gate/leader-job-context.storage.js';
@@ -59,17 +59,17 @@ export class ClusterLeaderService {
     const state = this.election(election);
     return new Promise<LeadershipState>((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
+      let subscription: Subscription | undefined;
       const onAbort = () => {
-        subscription.unsubscribe();
+        subscription?.unsubscribe();
         reject(signal!.reason);
       };
-      const subscription = state.changes.subscribe((current) => {
-        if (!current.isLeader) return;
+      // Listen before subscribing: the subscription may resolve synchronously (already leading).
+      signal?.addEventListener('abort', onAbort, { once: true });
+      subscription = state.changes.pipe(filter((current) => current.isLeader), take(1)).subscribe((current) => {
         signal?.removeEventListener('abort', onAbort);
-        queueMicrotask(() => subscription.unsubscribe());
         resolve(current);
       });
-      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
