@@ -77,13 +77,6 @@ export class ElectionState {
     if (this.closed) return;
     const leading = view.leader === this.identity && view.leadingUntil > this.now();
     const previous = this.subject.value;
-    if (this.leading && (!leading || view.term !== previous.term)) {
-      this.endTerm(leading ? 'a new term began' : reason);
-    }
-    if (leading) {
-      this.leadingUntil = view.leadingUntil;
-      this.armExpiry();
-    }
     const next: LeadershipState = {
       election: this.name,
       identity: this.identity,
@@ -91,8 +84,23 @@ export class ElectionState {
       leader: view.leader,
       term: view.term,
     };
-    if (!this.leading && leading) this.beginTerm(view.term);
-    this.emitIfChanged(previous, next);
+    const ended = this.leading && (!leading || view.term !== previous.term);
+    if (ended) this.endTerm(leading ? 'a new term began' : reason);
+    if (leading) {
+      this.leadingUntil = view.leadingUntil;
+      this.armExpiry();
+    }
+    const began = !this.leading && leading;
+    if (began) this.beginTerm(view.term);
+    // Callbacks run after the new state is out, so that inside them the service agrees with
+    // the callback (isLeader(), leader() and term() already show the change).
+    const emitted = this.emitIfChanged(previous, next);
+    if (ended) this.invoke('onStoppedLeading', () => this.callbacks.onStoppedLeading?.({ ...emitted, isLeader: false }));
+    if (began) this.invoke('onStartedLeading', () => this.callbacks.onStartedLeading?.({ ...this.termContext! }));
+    if (previous.leader !== next.leader && next.leader !== null) {
+      const leader = next.leader;
+      this.invoke('onNewLeader', () => this.callbacks.onNewLeader?.(leader, next));
+    }
   }
 
   /**
@@ -102,10 +110,12 @@ export class ElectionState {
   close(): void {
     if (this.closed) return;
     const previous = this.subject.value;
-    if (this.leading) this.endTerm('shutdown began');
+    const ended = this.leading;
+    if (ended) this.endTerm('shutdown began');
     this.closed = true;
     this.clearExpiry();
-    this.emitIfChanged(previous, { ...previous, isLeader: false });
+    const emitted = this.emitIfChanged(previous, { ...previous, isLeader: false });
+    if (ended) this.invoke('onStoppedLeading', () => this.callbacks.onStoppedLeading?.(emitted));
   }
 
   private beginTerm(term: number | null): void {
@@ -113,7 +123,6 @@ export class ElectionState {
     this.termController = new AbortController();
     this.termContext = { election: this.name, term, signal: this.termController.signal };
     this.logger.log(STARTED_LEADING(this.name, this.identity, term));
-    this.invoke('onStartedLeading', () => this.callbacks.onStartedLeading?.({ ...this.termContext! }));
   }
 
   private endTerm(reason: string): void {
@@ -125,26 +134,22 @@ export class ElectionState {
     this.termController = undefined;
     this.termContext = undefined;
     this.logger.log(STOPPED_LEADING(this.name, this.identity, reason));
-    const stopped = { ...this.subject.value, isLeader: false };
-    this.invoke('onStoppedLeading', () => this.callbacks.onStoppedLeading?.(stopped));
   }
 
-  private emitIfChanged(previous: LeadershipState, next: LeadershipState): void {
+  /** Emits `next` if it differs from `previous`; returns the state now current. */
+  private emitIfChanged(previous: LeadershipState, next: LeadershipState): LeadershipState {
     if (
       previous.isLeader === next.isLeader &&
       previous.leader === next.leader &&
       previous.term === next.term
     ) {
-      return;
+      return previous;
     }
     if (previous.leader !== next.leader) {
       this.logger.log(NEW_LEADER(this.name, next.leader));
     }
     this.subject.next(next);
-    if (previous.leader !== next.leader && next.leader !== null) {
-      const leader = next.leader;
-      this.invoke('onNewLeader', () => this.callbacks.onNewLeader?.(leader, next));
-    }
+    return next;
   }
 
   /** Steps down by itself when the deadline passes with no newer view from the elector. */
