@@ -6,6 +6,11 @@ export const MODULE_NOT_IMPORTED = (job: string) =>
   `${job} is decorated with @LeaderOnly(), but LeaderElectionModule is not imported, so the job ` +
   `could never run. Import LeaderElectionModule.forRoot(...) (or forRootAsync) in the app module.`;
 
+export const DETACHED_CALL = (job: string) =>
+  `${job} is decorated with @LeaderOnly() and was called without its instance (\`this\` is ` +
+  `undefined), so it cannot tell which app's election to ask. Call it as a method ` +
+  `(instance.method()) or bind it first.`;
+
 export const UNKNOWN_ELECTION = (job: string, election: string, known: string[]) =>
   `${job} is decorated with @LeaderOnly({ election: '${election}' }), but no election of that name ` +
   `is configured (configured: ${known.map((name) => `'${name}'`).join(', ')}). Add it to the ` +

@@ -2,7 +2,7 @@ import type { GatedJob, JobGate } from '../gate/job-gate.js';
 import { LeaderOnlySetupError } from '../errors/leader-only-setup.error.js';
 import type { LeaderOnlyOptions } from '../interfaces/leader-only-options.interface.js';
 import { DEFAULT_ELECTION, JOB_GATE, LEADER_ONLY_METADATA } from '../leader-election.constants.js';
-import { MODULE_NOT_IMPORTED } from '../leader-election.messages.js';
+import { DETACHED_CALL, MODULE_NOT_IMPORTED } from '../leader-election.messages.js';
 
 /** Marks a prototype whose `onApplicationBootstrap` already checks that the gate is attached. */
 const STARTUP_CHECK_INSTALLED = Symbol('nestjs-cluster-leader:startup-check');
@@ -32,7 +32,8 @@ export function LeaderOnly(options: LeaderOnlyOptions = {}): MethodDecorator {
       method: original as (...args: unknown[]) => unknown,
     };
     const gated = function (this: GatedInstance, ...args: unknown[]): unknown {
-      const gate = this?.[JOB_GATE];
+      if (this === undefined || this === null) throw new LeaderOnlySetupError(DETACHED_CALL(job.name));
+      const gate = this[JOB_GATE];
       if (gate === undefined) throw new LeaderOnlySetupError(MODULE_NOT_IMPORTED(job.name));
       return gate.run(job, this, args);
     };
