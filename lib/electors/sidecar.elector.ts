@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { request as httpRequest, type ClientRequest } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { ElectionState } from '../leadership/election-state.js';
 import { monotonicNow } from '../leadership/monotonic-clock.js';
@@ -17,7 +17,8 @@ type SidecarAnswer = { leader: string | null } | { problem: string };
 export class SidecarElector implements LeaderElector {
   private readonly logger = new Logger('LeaderElection');
   private timer: NodeJS.Timeout | undefined;
-  private inFlight: ClientRequest | undefined;
+  /** Ends the poll in flight at once, timer included. */
+  private cancelInFlight: (() => void) | undefined;
   private stopped = false;
   /** The fault currently reported, so each is logged once per change, not once per poll. */
   private problem: string | null = null;
@@ -34,7 +35,7 @@ export class SidecarElector implements LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.inFlight?.destroy();
+    this.cancelInFlight?.();
   }
 
   private async poll(): Promise<void> {
@@ -68,14 +69,14 @@ export class SidecarElector implements LeaderElector {
         if (settled) return;
         settled = true;
         clearTimeout(timeout);
-        this.inFlight = undefined;
+        this.cancelInFlight = undefined;
         req.destroy();
         resolve(answer);
       };
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       // A fresh connection per poll: a localhost connect costs little and leaves no idle socket.
       const req = send(url, { method: 'GET', agent: false, headers: { accept: 'application/json, text/plain' } });
-      this.inFlight = req;
+      this.cancelInFlight = () => settle({ problem: 'stopped' });
       const timeout = setTimeout(() => settle({ problem: `no answer within ${requestTimeoutMs} ms` }), requestTimeoutMs);
       req.on('error', (error: NodeJS.ErrnoException) => {
         settle({ problem: error.code === 'ECONNREFUSED' ? 'connection refused' : `request failed: ${error.code ?? error.message}` });
