@@ -31,7 +31,7 @@ export interface SidecarOptions {
   url?: string;
   /** How often the sidecar is asked, in milliseconds. @default 1000 */
   pollIntervalMs?: number;
-  /** Per-request timeout in milliseconds; must be below `pollIntervalMs`. @default 500 */
+  /** Per-request timeout in milliseconds; at most `pollIntervalMs`. @default 500 */
   requestTimeoutMs?: number;
 }
 

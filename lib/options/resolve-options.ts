@@ -163,14 +163,22 @@ function resolveElection(
   } else {
     backend = requested;
   }
+  // A block that is present is checked even when another backend runs here: with 'auto', the
+  // lease block is used only inside the cluster, and its mistakes should show on a laptop first.
+  const sidecar = options.sidecar !== undefined || backend === 'sidecar'
+    ? resolveSidecar(`${prefix}sidecar.`, options.sidecar ?? {})
+    : undefined;
+  const lease = options.lease !== undefined || backend === 'lease'
+    ? resolveLease(`${prefix}lease.`, options.lease, requested, environment)
+    : undefined;
   const base = { name, identity, callbacks, autoReason };
   switch (backend) {
     case 'standalone':
       return { ...base, backend };
     case 'sidecar':
-      return { ...base, backend, sidecar: resolveSidecar(`${prefix}sidecar.`, options.sidecar ?? {}) };
+      return { ...base, backend, sidecar: sidecar! };
     case 'lease':
-      return { ...base, backend, lease: resolveLease(`${prefix}lease.`, options.lease, requested, environment) };
+      return { ...base, backend, lease: lease! };
   }
 }
 
@@ -186,6 +194,9 @@ function resolveCallbacks(prefix: string, options: ElectionOptions): LeaderElect
 }
 
 function resolveSidecar(prefix: string, options: object): ResolvedSidecar {
+  if (options === null || typeof options !== 'object') {
+    throw new LeaderElectionConfigError(prefix.slice(0, -1), options, 'Pass an object such as { url: \'http://localhost:4040\' }.');
+  }
   rejectUnknownKeys(prefix, options, SIDECAR_KEYS);
   const sidecar = options as { url?: unknown; pollIntervalMs?: unknown; requestTimeoutMs?: unknown };
   const rawUrl = sidecar.url ?? SIDECAR_DEFAULTS.url;
@@ -212,14 +223,22 @@ function resolveLease(
   requested: string,
   { env, readServiceAccountNamespace }: ResolveEnvironment,
 ): ResolvedLease {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new LeaderElectionConfigError(prefix.slice(0, -1), options, 'Pass an object such as { name: \'my-app-leader\' }.');
+  }
   const lease = (options ?? {}) as Record<string, unknown>;
   rejectUnknownKeys(prefix, lease, LEASE_KEYS);
   const name = lease.name;
   if (typeof name !== 'string' || name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
-    const why = requested === 'auto' ? ' Backend \'auto\' chose \'lease\' because KUBERNETES_SERVICE_HOST is set, and a Lease needs a name.' : '';
+    const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
+    const why = requested !== 'auto'
+      ? ''
+      : inCluster
+        ? ' Backend \'auto\' chose \'lease\' because KUBERNETES_SERVICE_HOST is set, and a Lease needs a name.'
+        : ' Backend \'auto\' uses this Lease once it runs inside Kubernetes, and a Lease needs a name.';
     throw new LeaderElectionConfigError(`${prefix}name`, name, `Name the Lease with a lowercase DNS-1123 name unique to this app in its namespace, e.g. 'my-app-leader' (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters).${why}`);
   }
-  const namespace = lease.namespace ?? env.POD_NAMESPACE ?? readServiceAccountNamespace() ?? 'default';
+  const namespace = lease.namespace ?? (env.POD_NAMESPACE?.trim() || undefined) ?? readServiceAccountNamespace() ?? 'default';
   if (typeof namespace !== 'string' || namespace.length > 63 || !DNS1123_LABEL.test(namespace)) {
     throw new LeaderElectionConfigError(`${prefix}namespace`, namespace, 'Use a Kubernetes namespace name (lowercase letters, digits and \'-\', at most 63 characters), or leave it out to use POD_NAMESPACE.');
   }
