@@ -294,6 +294,7 @@ describe('Lease backend: several candidates on one Lease', () => {
   it('on shutdown, a running job finishes before the Lease is released', async () => {
     @Injectable()
     class LongJob {
+      private running = false;
       finish!: () => void;
       readonly started = new Promise<void>((resolve) => (this.onStart = resolve));
       private onStart!: () => void;
@@ -302,7 +303,8 @@ describe('Lease backend: several candidates on one Lease', () => {
       @Interval(10)
       @LeaderOnly()
       async work() {
-        if (this.finish) return;
+        if (this.running) return;
+        this.running = true;
         const signal = currentLeaderJob()!.signal;
         await new Promise<void>((resolve) => {
           this.finish = resolve;
