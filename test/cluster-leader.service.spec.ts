@@ -1,0 +1,376 @@
+import { Injectable, type INestApplication } from '@nestjs/common';
+import { getEventListeners } from 'node:events';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ElectionRegistry } from '../lib/election.registry.js';
+import {
+  ClusterLeaderService,
+  LeaderOnly,
+  type LeaderElectionCallbacks,
+  type LeaderElectionModuleOptions,
+  type LeadershipState,
+  type LeadershipTerm,
+} from '../lib/index.js';
+import { closeAll, compileApp, startApp, useFakeTime } from './support/nest-app.js';
+import { SidecarStandIn } from './support/sidecar-stand-in.js';
+
+const POLL_INTERVAL_MS = 1_000;
+
+const apps: INestApplication[] = [];
+const standIns: SidecarStandIn[] = [];
+
+afterEach(async () => {
+  await closeAll(apps.splice(0));
+  await Promise.all(standIns.splice(0).map((standIn) => standIn.close()));
+  vi.useRealTimers();
+});
+
+async function standInNaming(leader: string): Promise<SidecarStandIn> {
+  const standIn = await SidecarStandIn.start(leader);
+  standIns.push(standIn);
+  return standIn;
+}
+
+function sidecarOptions(standIn: SidecarStandIn, extra: LeaderElectionModuleOptions = {}): LeaderElectionModuleOptions {
+  return { backend: 'sidecar', identity: 'pod-a', sidecar: { url: standIn.url, pollIntervalMs: POLL_INTERVAL_MS }, ...extra };
+}
+
+/** Starts the app and waits until the sidecar's first answer (if any) has been applied. */
+async function start(spec: Parameters<typeof startApp>[0], standIn?: SidecarStandIn) {
+  const firstPoll = standIn?.nextPollsSettled();
+  const started = await startApp(spec);
+  apps.push(started.app);
+  await firstPoll;
+  return { ...started, leader: started.app.get(ClusterLeaderService) };
+}
+
+async function nextPoll(standIn: SidecarStandIn): Promise<void> {
+  const settled = standIn.nextPollsSettled();
+  await vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS);
+  await settled;
+}
+
+/**
+ * Whether anything still listens to the election's state. Not public: read through the registry
+ * only to prove that waitForLeadership() cleans up after itself.
+ */
+function stateIsObserved(app: INestApplication, election = 'default'): boolean {
+  return app.get(ElectionRegistry).states.get(election)!['subject'].observed;
+}
+
+@Injectable()
+class ReportJob {
+  @LeaderOnly()
+  send(): string {
+    return 'sent';
+  }
+}
+
+describe('ClusterLeaderService reads', () => {
+  it('fail closed before the first answer: not leader, no leader known, jobs skipped', async () => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-a');
+    standIn.mode = 'hang';
+    const firstRequest = standIn.nextRequest();
+    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn), providers: [ReportJob] });
+    await firstRequest;
+
+    expect(leader.isLeader()).toBe(false);
+    expect(leader.leader()).toBeNull();
+    expect(leader.state()).toEqual({ election: 'default', identity: 'pod-a', isLeader: false, leader: null, term: null });
+    expect(app.get(ReportJob).send()).toBeUndefined();
+    expect(leader.jobCounters()['ReportJob.send']).toEqual({ runs: 0, skipped: 1, failed: 0 });
+  });
+
+  it('give this pod\'s identity and the leader it observes', async () => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-b');
+    const { leader } = await start({ leaderElection: sidecarOptions(standIn) }, standIn);
+
+    expect(leader.identity).toBe('pod-a');
+    expect(leader.leader()).toBe('pod-b');
+    expect(leader.isLeader()).toBe(false);
+
+    standIn.leader = 'pod-a';
+    await nextPoll(standIn);
+    expect(leader.leader()).toBe('pod-a');
+    expect(leader.isLeader()).toBe(true);
+  });
+
+  it.each([
+    { backend: 'standalone', options: async () => ({ backend: 'standalone', identity: 'pod-a' }) as const },
+    { backend: 'sidecar', options: async () => sidecarOptions(await standInNaming('pod-a')) },
+  ])('has no term on the $backend backend', async ({ options }) => {
+    const { leader } = await start({ leaderElection: await options() });
+    await leader.waitForLeadership();
+
+    expect(leader.term()).toBeNull();
+    expect(leader.state().term).toBeNull();
+  });
+
+  it('stops reading as leader at its deadline even when a stalled event loop delays every timer', async () => {
+    const standIn = await standInNaming('pod-a');
+    // Leadership from one answer lasts pollIntervalMs + 2 x requestTimeoutMs = 400 ms.
+    const leaderElection: LeaderElectionModuleOptions = {
+      backend: 'sidecar',
+      identity: 'pod-a',
+      sidecar: { url: standIn.url, pollIntervalMs: 200, requestTimeoutMs: 100 },
+    };
+    const { app, leader } = await start({ leaderElection, providers: [ReportJob] }, standIn);
+    expect(leader.isLeader()).toBe(true);
+
+    // Block the event loop past the deadline, as a long GC pause or a CPU-bound job would: no
+    // timer and no answer can run meanwhile, so only the clock read can end the leadership.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+
+    expect(leader.isLeader()).toBe(false);
+    expect(app.get(ReportJob).send()).toBeUndefined();
+    expect(leader.jobCounters()['ReportJob.send']).toEqual({ runs: 0, skipped: 1, failed: 0 });
+  });
+
+  it('names the configured elections and throws a clear error for an unknown one', async () => {
+    const { leader } = await start({
+      leaderElection: { backend: 'standalone', identity: 'pod-a', elections: { reports: { backend: 'standalone' } } },
+    });
+    const unknown = "No election named 'nope' is configured (configured: 'default', 'reports').";
+
+    expect(leader.elections()).toEqual(['default', 'reports']);
+    expect(() => leader.isLeader('nope')).toThrow(unknown);
+    expect(() => leader.leader('nope')).toThrow(unknown);
+    expect(() => leader.term('nope')).toThrow(unknown);
+    expect(() => leader.state('nope')).toThrow(unknown);
+    expect(() => leader.changes('nope')).toThrow(unknown);
+    await expect(async () => leader.waitForLeadership({ election: 'nope' })).rejects.toThrow(unknown);
+  });
+});
+
+describe('ClusterLeaderService.changes()', () => {
+  it('emits the current state first, then each change exactly once', async () => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-a');
+    const { app } = await compileApp({ leaderElection: sidecarOptions(standIn) });
+    apps.push(app);
+    const leader = app.get(ClusterLeaderService);
+    const seen: Array<Pick<LeadershipState, 'isLeader' | 'leader'>> = [];
+    const subscription = leader.changes().subscribe(({ isLeader, leader }) => seen.push({ isLeader, leader }));
+
+    const firstPoll = standIn.nextPollsSettled();
+    await app.init();
+    await firstPoll;
+    await nextPoll(standIn);
+    standIn.leader = 'pod-b';
+    await nextPoll(standIn);
+    await nextPoll(standIn);
+    standIn.mode = 'emptyName';
+    await nextPoll(standIn);
+    await nextPoll(standIn);
+    standIn.mode = 'leader';
+    standIn.leader = 'pod-a';
+    await nextPoll(standIn);
+    await nextPoll(standIn);
+    subscription.unsubscribe();
+
+    expect(seen).toEqual([
+      { isLeader: false, leader: null },
+      { isLeader: true, leader: 'pod-a' },
+      { isLeader: false, leader: 'pod-b' },
+      { isLeader: false, leader: null },
+      { isLeader: true, leader: 'pod-a' },
+    ]);
+  });
+
+  it('gives a late subscriber the current state at once', async () => {
+    const { leader } = await start({ leaderElection: { backend: 'standalone', identity: 'pod-a' } });
+    const seen: LeadershipState[] = [];
+
+    leader.changes().subscribe((state) => seen.push(state)).unsubscribe();
+
+    expect(seen).toEqual([{ election: 'default', identity: 'pod-a', isLeader: true, leader: 'pod-a', term: null }]);
+  });
+});
+
+describe('ClusterLeaderService.waitForLeadership()', () => {
+  it('resolves when leadership arrives and leaves nothing subscribed', async () => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-b');
+    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn) }, standIn);
+    const shutdown = new AbortController();
+    let resolvedWith: LeadershipState | undefined;
+    const waiting = leader.waitForLeadership({ signal: shutdown.signal }).then((state) => (resolvedWith = state));
+
+    await nextPoll(standIn);
+    expect(resolvedWith).toBeUndefined();
+
+    standIn.leader = 'pod-a';
+    await nextPoll(standIn);
+    await waiting;
+
+    expect(resolvedWith).toEqual({ election: 'default', identity: 'pod-a', isLeader: true, leader: 'pod-a', term: null });
+    expect(stateIsObserved(app)).toBe(false);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+  });
+
+  // A caller that waits in a loop with one long-lived signal must not pile up abort listeners
+  // (MaxListenersExceededWarning after ten) when the pod already leads.
+  it('resolves at once when already leading and leaves no abort listener on the signal', async () => {
+    const { app, leader } = await start({ leaderElection: { backend: 'standalone', identity: 'pod-a' } });
+    const shutdown = new AbortController();
+
+    await expect(leader.waitForLeadership({ signal: shutdown.signal })).resolves.toMatchObject({ isLeader: true });
+    await Promise.resolve();
+
+    expect(stateIsObserved(app)).toBe(false);
+    expect(getEventListeners(shutdown.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('rejects with the signal\'s reason when the signal aborts, and unsubscribes', async () => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-b');
+    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn) }, standIn);
+    const controller = new AbortController();
+    const reason = new Error('deployment is scaling down');
+
+    const waiting = leader.waitForLeadership({ signal: controller.signal });
+    expect(stateIsObserved(app)).toBe(true);
+    controller.abort(reason);
+
+    await expect(waiting).rejects.toBe(reason);
+    expect(stateIsObserved(app)).toBe(false);
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('rejects at once with the reason of a signal that has already aborted', async () => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-b');
+    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn) }, standIn);
+    const reason = new Error('too late');
+
+    await expect(leader.waitForLeadership({ signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    expect(stateIsObserved(app)).toBe(false);
+  });
+
+  it('waits on the election it names', async () => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-a');
+    const { leader } = await start(
+      {
+        leaderElection: {
+          backend: 'standalone',
+          identity: 'pod-a',
+          elections: { reports: { backend: 'sidecar', sidecar: { url: standIn.url, pollIntervalMs: POLL_INTERVAL_MS } } },
+        },
+      },
+      standIn,
+    );
+
+    await expect(leader.waitForLeadership({ election: 'reports' })).resolves.toMatchObject({ election: 'reports', isLeader: true });
+  });
+});
+
+function recordingCallbacks() {
+  const calls: string[] = [];
+  const terms: LeadershipTerm[] = [];
+  const stopped: LeadershipState[] = [];
+  const callbacks: LeaderElectionCallbacks = {
+    onStartedLeading: (term) => {
+      terms.push(term);
+      calls.push('started');
+    },
+    onStoppedLeading: (state) => {
+      stopped.push(state);
+      calls.push('stopped');
+    },
+    onNewLeader: (identity) => void calls.push(`new leader ${identity}`),
+  };
+  return { calls, terms, stopped, callbacks };
+}
+
+describe('callbacks', () => {
+  it('fire once per change, with the term and its signal', async () => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-a');
+    const { calls, terms, stopped, callbacks } = recordingCallbacks();
+    await start({ leaderElection: sidecarOptions(standIn, callbacks) }, standIn);
+    await nextPoll(standIn);
+
+    expect(calls).toEqual(['started', 'new leader pod-a']);
+    expect(terms).toEqual([{ election: 'default', term: null, signal: expect.any(AbortSignal) }]);
+    expect(terms[0]!.signal.aborted).toBe(false);
+
+    standIn.leader = 'pod-b';
+    await nextPoll(standIn);
+    await nextPoll(standIn);
+    standIn.leader = 'pod-a';
+    await nextPoll(standIn);
+    await nextPoll(standIn);
+
+    expect(calls).toEqual(['started', 'new leader pod-a', 'stopped', 'new leader pod-b', 'started', 'new leader pod-a']);
+    expect(terms[0]!.signal.aborted).toBe(true);
+    expect(terms[1]!.signal.aborted).toBe(false);
+    expect(stopped).toEqual([expect.objectContaining({ election: 'default', identity: 'pod-a', isLeader: false })]);
+  });
+
+  it('run after the new state is out, so the service agrees with them', async () => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-a');
+    const seen: string[] = [];
+    let service: ClusterLeaderService | undefined;
+    const describeService = () => `isLeader=${service?.isLeader()} leader=${service?.leader()}`;
+    const firstPoll = standIn.nextPollsSettled();
+    const { app } = await startApp({
+      leaderElection: sidecarOptions(standIn, {
+        onStartedLeading: () => void seen.push(`started: ${describeService()}`),
+        onStoppedLeading: () => void seen.push(`stopped: ${describeService()}`),
+      }),
+    });
+    apps.push(app);
+    service = app.get(ClusterLeaderService);
+    await firstPoll;
+    standIn.leader = 'pod-b';
+    await nextPoll(standIn);
+
+    expect(seen).toEqual(['started: isLeader=true leader=pod-a', 'stopped: isLeader=false leader=pod-b']);
+  });
+
+  it('of an extra election fire for that election', async () => {
+    const { calls, terms, callbacks } = recordingCallbacks();
+    await start({
+      leaderElection: { backend: 'standalone', identity: 'pod-a', elections: { reports: { backend: 'standalone', ...callbacks } } },
+    });
+
+    expect(calls).toEqual(['started', 'new leader pod-a']);
+    expect(terms.map((term) => term.election)).toEqual(['reports']);
+  });
+
+  const throwing = (how: 'sync' | 'async') =>
+    how === 'sync'
+      ? () => {
+          throw new Error('callback exploded');
+        }
+      : async () => {
+          throw new Error('callback exploded');
+        };
+
+  it.each([
+    { callback: 'onStartedLeading', how: 'sync', calls: 2 },
+    { callback: 'onStartedLeading', how: 'async', calls: 2 },
+    { callback: 'onStoppedLeading', how: 'sync', calls: 1 },
+    { callback: 'onStoppedLeading', how: 'async', calls: 1 },
+    { callback: 'onNewLeader', how: 'sync', calls: 3 },
+    { callback: 'onNewLeader', how: 'async', calls: 3 },
+  ] as const)('a $how $callback that throws is logged and the election goes on', async ({ callback, how, calls }) => {
+    useFakeTime();
+    const standIn = await standInNaming('pod-a');
+    const { leader, logger } = await start({ leaderElection: sidecarOptions(standIn, { [callback]: throwing(how) }) }, standIn);
+
+    standIn.leader = 'pod-b';
+    await nextPoll(standIn);
+    expect(leader.leader()).toBe('pod-b');
+    standIn.leader = 'pod-a';
+    await nextPoll(standIn);
+
+    expect(leader.isLeader()).toBe(true);
+    const failures = logger.entries.filter((entry) => entry.level === 'error');
+    expect(failures.map((entry) => entry.message)).toEqual(Array(calls).fill(`Election 'default': ${callback} callback failed`));
+    expect(failures.every((entry) => entry.context === 'LeaderElection')).toBe(true);
+  });
+});
