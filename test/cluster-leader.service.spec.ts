@@ -1,6 +1,6 @@
 import { Injectable, type INestApplication } from '@nestjs/common';
 import { getEventListeners } from 'node:events';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ElectionRegistry } from '../lib/election.registry.js';
 import {
   ClusterLeaderService,
@@ -10,44 +10,10 @@ import {
   type LeadershipState,
   type LeadershipTerm,
 } from '../lib/index.js';
-import { closeAll, compileApp, startApp, useFakeTime } from './support/nest-app.js';
-import { SidecarStandIn } from './support/sidecar-stand-in.js';
+import { compileApp, startApp, useFakeTime } from './support/nest-app.js';
+import { nextPoll, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
 
-const POLL_INTERVAL_MS = 1_000;
-
-const apps: INestApplication[] = [];
-const standIns: SidecarStandIn[] = [];
-
-afterEach(async () => {
-  await closeAll(apps.splice(0));
-  await Promise.all(standIns.splice(0).map((standIn) => standIn.close()));
-  vi.useRealTimers();
-});
-
-async function standInNaming(leader: string): Promise<SidecarStandIn> {
-  const standIn = await SidecarStandIn.start(leader);
-  standIns.push(standIn);
-  return standIn;
-}
-
-function sidecarOptions(standIn: SidecarStandIn, extra: LeaderElectionModuleOptions = {}): LeaderElectionModuleOptions {
-  return { backend: 'sidecar', identity: 'pod-a', sidecar: { url: standIn.url, pollIntervalMs: POLL_INTERVAL_MS }, ...extra };
-}
-
-/** Starts the app and waits until the sidecar's first answer (if any) has been applied. */
-async function start(spec: Parameters<typeof startApp>[0], standIn?: SidecarStandIn) {
-  const firstPoll = standIn?.nextPollsSettled();
-  const started = await startApp(spec);
-  apps.push(started.app);
-  await firstPoll;
-  return { ...started, leader: started.app.get(ClusterLeaderService) };
-}
-
-async function nextPoll(standIn: SidecarStandIn): Promise<void> {
-  const settled = standIn.nextPollsSettled();
-  await vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS);
-  await settled;
-}
+const { apps, start, standInNaming } = useSidecarApps();
 
 /**
  * Whether anything still listens to the election's state. Not public: read through the registry

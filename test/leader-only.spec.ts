@@ -1,52 +1,19 @@
-import { Injectable, type INestApplication, type Type } from '@nestjs/common';
+import { Injectable, type Type } from '@nestjs/common';
 import { Cron, Interval, SchedulerRegistry, Timeout } from '@nestjs/schedule';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
-  ClusterLeaderService,
   currentLeaderJob,
   LeaderOnly,
   LeaderOnlySetupError,
   type LeaderElectionModuleOptions,
   type LeaderJobContext,
 } from '../lib/index.js';
-import { closeAll, compileApp, deferred, startApp, useFakeTime } from './support/nest-app.js';
-import { SidecarStandIn } from './support/sidecar-stand-in.js';
+import { compileApp, deferred, useFakeTime } from './support/nest-app.js';
+import { nextPoll, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
 
-const POLL_INTERVAL_MS = 1_000;
-
-const apps: INestApplication[] = [];
-const standIns: SidecarStandIn[] = [];
-
-afterEach(async () => {
-  await closeAll(apps.splice(0));
-  await Promise.all(standIns.splice(0).map((standIn) => standIn.close()));
-  vi.useRealTimers();
-});
-
-async function start(spec: Parameters<typeof startApp>[0]) {
-  const started = await startApp(spec);
-  apps.push(started.app);
-  return { ...started, leader: started.app.get(ClusterLeaderService) };
-}
-
-async function standInNaming(leader: string): Promise<SidecarStandIn> {
-  const standIn = await SidecarStandIn.start(leader);
-  standIns.push(standIn);
-  return standIn;
-}
-
-function sidecarOptions(standIn: SidecarStandIn, identity = 'pod-a'): LeaderElectionModuleOptions {
-  return { backend: 'sidecar', identity, sidecar: { url: standIn.url, pollIntervalMs: POLL_INTERVAL_MS } };
-}
-
-/** Advances fake time by one poll interval and waits until that poll's answer has been applied. */
-async function nextPoll(standIn: SidecarStandIn, polls = 1): Promise<void> {
-  const settled = standIn.nextPollsSettled(polls);
-  await vi.advanceTimersByTimeAsync(POLL_INTERVAL_MS);
-  await settled;
-}
+const { apps, start, standInNaming } = useSidecarApps();
 
 @Injectable()
 class LedgerJobs {
@@ -103,7 +70,7 @@ describe('@LeaderOnly on a follower', () => {
     useFakeTime();
     const standIn = await standInNaming('pod-b');
     const firstPoll = standIn.nextPollsSettled();
-    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn, 'pod-a'), providers: [TickingJob] });
+    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn), providers: [TickingJob] });
     await firstPoll;
     expect(leader.leader()).toBe('pod-b');
 
@@ -382,7 +349,7 @@ describe('currentLeaderJob()', () => {
   it('gives a running job its election, term and a signal that aborts when leadership is lost', async () => {
     useFakeTime();
     const standIn = await standInNaming('pod-a');
-    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn, 'pod-a'), providers: [LongExport] });
+    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn), providers: [LongExport] });
     await leader.waitForLeadership();
     const job = app.get(LongExport);
 

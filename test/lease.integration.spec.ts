@@ -12,7 +12,7 @@ import {
 } from '../lib/index.js';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
 import { LeadershipTimeline } from './support/leadership-timeline.js';
-import { LogCapture } from './support/log-capture.js';
+import { RecordingLogger } from './support/nest-app.js';
 
 /**
  * Several real Nest apps, each a candidate with its own identity and credentials, electing a
@@ -52,14 +52,14 @@ interface Candidate {
 describe('Lease backend: several candidates on one Lease', () => {
   let server: KubeApiServer;
   let timeline: LeadershipTimeline;
-  let logs: LogCapture;
+  let logs: RecordingLogger;
   let candidates: Candidate[];
   let users: Set<string>;
 
   beforeEach(async () => {
     server = await KubeApiServer.start();
     timeline = new LeadershipTimeline();
-    logs = LogCapture.install();
+    logs = new RecordingLogger();
     candidates = [];
     users = new Set();
   });
@@ -67,7 +67,6 @@ describe('Lease backend: several candidates on one Lease', () => {
   afterEach(async () => {
     await Promise.all(candidates.filter((c) => !c.closed).map((c) => c.app.close()));
     timeline.stop();
-    LogCapture.uninstall();
     await server.close();
   });
 
@@ -178,13 +177,13 @@ describe('Lease backend: several candidates on one Lease', () => {
     users.add('no-rbac');
     const denied = await startCandidate('pod-x', {}, 'no-rbac');
     const line = await logs.waitFor('error', 'Forbidden');
-    expect(line.message).toContain('coordination.k8s.io');
-    expect(line.message).toContain('leases');
-    expect(line.message).toContain(`resourceNames: ["${LEASE}"]`);
-    expect(line.message).toContain('"get", "update", "watch"');
-    expect(line.message).toContain('namespace "default"');
+    expect(line).toContain('coordination.k8s.io');
+    expect(line).toContain('leases');
+    expect(line).toContain(`resourceNames: ["${LEASE}"]`);
+    expect(line).toContain('"get", "update", "watch"');
+    expect(line).toContain('namespace "default"');
     expect(denied.leader.isLeader()).toBe(false);
-    expect(logs.matching('error', 'Forbidden').length).toBe(1);
+    expect(logs.messages('error', 'Forbidden').length).toBe(1);
   });
 
   it('honours a Lease held by a client-go elector, then takes it over when it expires', async () => {
@@ -359,9 +358,9 @@ describe('Lease backend: several candidates on one Lease', () => {
       .compile();
     await app.init();
     const line = await logs.waitFor('error', '401 Unauthorized');
-    expect(line.message).toContain('ServiceAccount token');
+    expect(line).toContain('ServiceAccount token');
     expect(app.get(ClusterLeaderService).isLeader()).toBe(false);
     await app.close();
-    expect(logs.matching('error', '401').length).toBe(1);
+    expect(logs.messages('error', '401').length).toBe(1);
   });
 });

@@ -1,47 +1,24 @@
-import { Injectable, type INestApplication } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Interval, Timeout } from '@nestjs/schedule';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
-  ClusterLeaderService,
   currentLeaderJob,
   LeaderOnly,
-  type LeaderElectionModuleOptions,
   type LeadershipState,
   type LeadershipTerm,
 } from '../lib/index.js';
-import { closeAll, deferred, startApp, useFakeTime } from './support/nest-app.js';
+import { deferred, startApp, useFakeTime } from './support/nest-app.js';
 import { SidecarStandIn } from './support/sidecar-stand-in.js';
+import { POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
 
-const POLL_INTERVAL_MS = 1_000;
-
-const apps: INestApplication[] = [];
-const standIns: SidecarStandIn[] = [];
-
-afterEach(async () => {
-  await closeAll(apps.splice(0));
-  await Promise.all(standIns.splice(0).map((standIn) => standIn.close()));
-  vi.useRealTimers();
-});
-
-async function standInNaming(leader: string): Promise<SidecarStandIn> {
-  const standIn = await SidecarStandIn.start(leader);
-  standIns.push(standIn);
-  return standIn;
-}
-
-function sidecarOptions(standIn: SidecarStandIn, extra: LeaderElectionModuleOptions = {}): LeaderElectionModuleOptions {
-  return { backend: 'sidecar', identity: 'pod-a', sidecar: { url: standIn.url, pollIntervalMs: POLL_INTERVAL_MS }, ...extra };
-}
+const sidecarApps = useSidecarApps();
+const { apps, standInNaming } = sidecarApps;
 
 /** Starts the app and waits until it leads and the sidecar's first poll (if any) is over. */
 async function start(spec: Parameters<typeof startApp>[0], standIn?: SidecarStandIn) {
-  const firstPoll = standIn?.nextPollsSettled();
-  const started = await startApp(spec);
-  apps.push(started.app);
-  await firstPoll;
-  const leader = started.app.get(ClusterLeaderService);
-  await leader.waitForLeadership();
-  return { ...started, leader };
+  const started = await sidecarApps.start(spec, standIn);
+  await started.leader.waitForLeadership();
+  return started;
 }
 
 @Injectable()

@@ -1,6 +1,7 @@
 import type { DynamicModule, INestApplication, LoggerService, ModuleMetadata, Provider } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { EventEmitter, once } from 'node:events';
 import { vi } from 'vitest';
 import { LeaderElectionModule, type LeaderElectionModuleOptions } from '../../lib/index.js';
 
@@ -13,7 +14,7 @@ export interface LogEntry {
 }
 
 /** A Nest logger that keeps every line, so tests can assert what the library said and how often. */
-export class RecordingLogger implements LoggerService {
+export class RecordingLogger extends EventEmitter implements LoggerService {
   readonly entries: LogEntry[] = [];
 
   log(message: unknown, ...params: unknown[]): void {
@@ -42,6 +43,17 @@ export class RecordingLogger implements LoggerService {
       .map((entry) => entry.message);
   }
 
+  /** Resolves with the first message (already logged or still to come) at `level` matching `text`. */
+  async waitFor(level: LogLevel, text: string | RegExp, signal = AbortSignal.timeout(15_000)): Promise<string> {
+    const matches = (entry: LogEntry) =>
+      entry.level === level && (typeof text === 'string' ? entry.message.includes(text) : text.test(entry.message));
+    for (;;) {
+      const found = this.entries.find(matches);
+      if (found !== undefined) return found.message;
+      await once(this, 'entry', { signal });
+    }
+  }
+
   private record(level: LogLevel, message: unknown, params: unknown[]): void {
     // Nest's Logger appends the context as the last parameter.
     const context = params.length > 0 ? params[params.length - 1] : undefined;
@@ -50,6 +62,7 @@ export class RecordingLogger implements LoggerService {
       context: typeof context === 'string' ? context : undefined,
       message: message instanceof Error ? message.message : String(message),
     });
+    this.emit('entry');
   }
 }
 
