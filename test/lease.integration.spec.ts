@@ -160,8 +160,15 @@ describe('Lease backend: several candidates on one Lease', () => {
   it('during an API outage everyone fails closed, and a leader returns when it heals', async () => {
     for (const identity of ['pod-a', 'pod-b', 'pod-c']) await startCandidate(identity);
     const first = await timeline.nextLeader();
+    server.resetCounts();
+    const outageBegan = performance.now();
     server.faults.outage = true;
     await timeline.until(() => timeline.current() === undefined);
+    // The leader kept trying on its retry period while it still had time, no faster.
+    const { get, create, update } = server.counts(first);
+    const attempts = get + create + update;
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(attempts).toBeLessThanOrEqual(Math.ceil((performance.now() - outageBegan) / FAST.retryPeriodMs!) + 2);
     expect(candidates.some((c) => c.leader.isLeader())).toBe(false);
     await logs.waitFor('warn', /503 ServiceUnavailable/);
     server.faults.outage = false;
@@ -169,7 +176,6 @@ describe('Lease backend: several candidates on one Lease', () => {
     expect(candidates.map((c) => c.identity)).toContain(next);
     await logs.waitFor('log', 'the Kubernetes API answers again');
     timeline.assertNoOverlap();
-    void first;
   });
 
   it('403: says once which RBAC rule is missing, and never leads', async () => {

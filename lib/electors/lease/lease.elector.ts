@@ -71,7 +71,8 @@ export class LeaseElector implements LeaderElector {
   private holding = false;
   /** Send time of the last successful write + renewDeadline (monotonic). */
   private leadingUntil = 0;
-  private lastWriteSentAt = 0;
+  /** When the last round of tryAcquireOrRenew began: the leader renews one retry period later. */
+  private lastAttemptAt = Number.NEGATIVE_INFINITY;
   /** A write lost a race (409): the cached Lease is outdated until a newer version is seen. */
   private cacheStale = false;
   /** The last attempt failed with this error (null: it succeeded or lost a race). */
@@ -84,6 +85,7 @@ export class LeaseElector implements LeaderElector {
   private watch: LeaseWatch | undefined;
   private watchOpening = false;
   private watchHealthy = false;
+  private watchOpenedAt = Number.NEGATIVE_INFINITY;
   private watchRetryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -128,6 +130,7 @@ export class LeaseElector implements LeaderElector {
    * logged once per change of state and reported as 'failed'.
    */
   async tryAcquireOrRenew(): Promise<StepOutcome> {
+    this.lastAttemptAt = this.clock.now();
     // 1. A leadership that ran past its deadline is over, whatever happens next.
     if (this.holding && this.clock.now() >= this.leadingUntil) {
       this.loseHold('it could not renew the Lease before its renew deadline');
@@ -261,7 +264,6 @@ export class LeaseElector implements LeaderElector {
 
   private hold(sentAt: number): void {
     this.holding = true;
-    this.lastWriteSentAt = sentAt;
     this.leadingUntil = sentAt + this.options.renewDeadlineMs;
   }
 
@@ -371,7 +373,8 @@ export class LeaseElector implements LeaderElector {
   private nextStepDelay(): number {
     const { retryPeriodMs } = this.options;
     const now = this.clock.now();
-    if (this.holding) return this.lastWriteSentAt + retryPeriodMs - now;
+    // client-go's renew loop: one attempt per retry period, whether the last one worked or not.
+    if (this.holding) return this.lastAttemptAt + retryPeriodMs - now;
     const failure = this.lastFailure;
     if (failure !== null && (failure.status === 401 || failure.status === 403)) {
       return retryPeriodMs * AUTH_FAILURE_RETRY_FACTOR;
@@ -416,6 +419,7 @@ export class LeaseElector implements LeaderElector {
       { resourceVersion, timeoutSeconds, connectTimeoutMs: this.options.requestTimeoutMs },
       {
         onOpen: () => {
+          this.watchOpenedAt = this.clock.now();
           this.watchHealthy = true;
           this.replan();
         },
@@ -458,11 +462,15 @@ export class LeaseElector implements LeaderElector {
     this.watch = undefined;
     this.watchHealthy = false;
     if (this.stopped) return;
-    if (error === null) {
-      this.ensureWatch(); // ended by timeoutSeconds: resume from the last resourceVersion
+    // A watch that ran its course (timeoutSeconds) resumes at once from the last resourceVersion.
+    // One that ended almost as soon as it opened is treated as a failure, so that a proxy or a
+    // server that keeps closing it cannot drive a tight reconnect loop.
+    const ranItsCourse = error === null && this.clock.now() - this.watchOpenedAt >= this.options.retryPeriodMs;
+    if (ranItsCourse) {
+      this.ensureWatch();
     } else {
-      this.report(error);
-      const unauthorized = error.status === 401 || error.status === 403;
+      if (error !== null) this.report(error);
+      const unauthorized = error !== null && (error.status === 401 || error.status === 403);
       const delay = this.options.retryPeriodMs * (unauthorized ? AUTH_FAILURE_RETRY_FACTOR : 1 + JITTER_FACTOR * this.random());
       this.watchRetryTimer = setTimeout(() => {
         this.watchRetryTimer = undefined;
