@@ -1,0 +1,204 @@
+import type { ApiLoadResult, PerMinute } from './api-load.js';
+import type { ChurnResult } from './churn-safety.js';
+import type { GateOverheadResult } from './gate-overhead.js';
+import type { LeaseFailoverResult } from './lease-failover.js';
+import type { ScaleResult } from './scale.js';
+import type { SidecarFailoverResult } from './sidecar-failover.js';
+import type { Summary } from './stats.js';
+
+export interface BenchResults {
+  gate?: GateOverheadResult;
+  leaseFailover?: LeaseFailoverResult;
+  sidecarFailover?: SidecarFailoverResult;
+  apiLoad?: ApiLoadResult;
+  scale?: ScaleResult;
+  churn?: ChurnResult;
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  pass: boolean;
+}
+
+/** The brief's targets, each judged on the strictest figure that applies (p95 or worst case). */
+export function checkTargets(r: BenchResults): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  if (r.gate) {
+    for (const role of ['leader', 'follower'] as const) {
+      const overhead = r.gate.overheadNs[role];
+      checks.push({ target: `gate overhead < 1 µs per tick (${role}, p95)`, measured: ns(overhead.p95), pass: overhead.p95 < 1000 });
+    }
+  }
+  for (const f of r.leaseFailover?.figures ?? []) {
+    const label = `${f.timingName} ${timingsLabel(f.timings)}`;
+    if (f.kind === 'graceful') {
+      checks.push({ target: `graceful failover median < 250 ms (${label})`, measured: ms(f.summary.median), pass: f.summary.median < 250 });
+    } else {
+      const limit = f.timings.leaseDurationMs + 500;
+      checks.push({ target: `crash failover <= leaseDuration + 500 ms = ${ms(limit)} (${label}, worst)`, measured: ms(f.summary.max), pass: f.summary.max <= limit });
+    }
+  }
+  for (const f of r.apiLoad?.figures ?? []) {
+    // Counted with the watch re-opens that fall outside a short window, amortized.
+    const follower = (f.follower.total ?? 0) + r.apiLoad!.amortizedWatchesPerFollowerPerMinute;
+    const ratio = follower / (f.clientGo.follower.total ?? 1);
+    checks.push({
+      target: `follower API load <= 1/10 of client-go (${f.candidates} candidates)`,
+      measured: `${rate(f.follower.total)}/min + ${rate(r.apiLoad!.amortizedWatchesPerFollowerPerMinute)} watch/min amortized vs ${rate(f.clientGo.follower.total)}/min (x${ratio.toFixed(3)})`,
+      pass: ratio <= 0.1,
+    });
+    const updates = f.leaderRequests.update ?? 0;
+    const reads = (f.leaderRequests.get ?? 0) + (f.leaderRequests.list ?? 0);
+    checks.push({
+      target: `one write per renew, no reads (leader, ${f.candidates} candidates)`,
+      measured: `${updates} PUT, ${reads} GET for ${f.renewalsDue.toFixed(1)} renewals due`,
+      pass: reads === 0 && updates >= Math.floor(f.renewalsDue) && updates <= Math.ceil(f.renewalsDue) && !f.leaderChanged,
+    });
+  }
+  if (r.churn) {
+    const c = r.churn;
+    checks.push({ target: 'zero double runs under churn (seconds run by two candidates)', measured: String(c.doubleRunSeconds), pass: c.doubleRunSeconds === 0 });
+    checks.push({ target: 'zero overlapping leadership intervals under churn', measured: String(c.overlaps), pass: c.overlaps === 0 });
+  }
+  return checks;
+}
+
+export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
+  const out: string[] = [];
+  if (r.gate) {
+    const g = r.gate;
+    const bare = g.nsPerCall.bare.median;
+    const row = (label: string, s: Summary) => [label, ns(s.median), ns(s.p95), `x${(s.median / bare).toFixed(1)}`, String(s.n)];
+    out.push(
+      table(`1. Gate overhead: ns per tick (${g.config.iterations.toLocaleString('en')} calls x ${g.config.trials} trials; HTTP: ${g.config.httpIterations} calls x ${g.config.trials})`,
+        ['variant', 'median', 'p95', 'vs bare', 'n'],
+        [
+          row('bare method (no gate)', g.nsPerCall.bare),
+          row('@LeaderOnly, leader (runs)', g.nsPerCall.gatedLeader),
+          row('@LeaderOnly, follower (skipped)', g.nsPerCall.gatedFollower),
+          row('a filtered logger.debug() call alone', g.nsPerCall.filteredDebugLog),
+          row('HTTP GET per tick, leader (runs)', g.nsPerCall.httpLeader),
+          row('HTTP GET per tick, follower (skips)', g.nsPerCall.httpFollower),
+          ['gate overhead, leader (gated - bare)', ns(g.overheadNs.leader.median), ns(g.overheadNs.leader.p95), '', String(g.overheadNs.leader.n)],
+          ['gate overhead, follower (gated - bare)', ns(g.overheadNs.follower.median), ns(g.overheadNs.follower.p95), '', String(g.overheadNs.follower.n)],
+        ],
+        [`HTTP per tick is x${g.ratios.httpLeaderOverGatedLeader.toFixed(0)} the gate on the leader, x${g.ratios.httpFollowerOverGatedFollower.toFixed(0)} on a follower.`],
+      ),
+    );
+  }
+  if (r.leaseFailover) {
+    const l = r.leaseFailover;
+    out.push(
+      table(`2. Failover, Lease backend (${l.candidates} Nest-app candidates; crash = ${l.crashModel})`,
+        ['kind', 'timings (lease/renew/retry)', 'median', 'p95', 'worst', 'n', 'overlaps'],
+        l.figures.map((f) => [f.kind, `${f.timingName} ${timingsLabel(f.timings)}`, ms(f.summary.median), ms(f.summary.p95), ms(f.summary.max), String(f.summary.n), String(f.overlaps)]),
+      ),
+    );
+  }
+  if (r.sidecarFailover) {
+    const s = r.sidecarFailover;
+    out.push(
+      table(`3. Failover, sidecar backend (${s.candidates} Nest apps, one stand-in; answer changed -> new leads AND old stopped)`,
+        ['poll interval', 'median', 'p95', 'worst', 'n', 'two leaders (trials)', 'two leaders p95'],
+        s.figures.map((f) => [`${f.pollIntervalMs} ms`, ms(f.switchMs.median), ms(f.switchMs.p95), ms(f.switchMs.max), String(f.switchMs.n), `${f.dualLeaderTrials}/${f.switchMs.n}`, ms(f.dualLeaderMs.p95)]),
+      ),
+    );
+  }
+  if (r.apiLoad) {
+    const a = r.apiLoad;
+    out.push(
+      table(`4. API load, steady state, requests per minute (timings ${timingsLabel(a.timings)}; window ${ms(a.figures[0]?.windowMs ?? 0)})`,
+        ['candidates', 'leader', 'follower (mean)', 'follower p95', 'all', 'client-go leader', 'client-go follower', 'client-go all', 'follower ratio'],
+        a.figures.map((f) => [
+          `${f.candidates} (${f.kind})`,
+          verbs(f.leader),
+          verbs(f.follower),
+          rate(f.followerTotals.p95),
+          rate(f.all),
+          verbs(f.clientGo.leader),
+          verbs(f.clientGo.follower),
+          rate(f.clientGo.all),
+          `x${f.ratio.follower.toFixed(3)}`,
+        ]),
+        [`A follower re-opens its watch when the server ends it (timeoutSeconds 300-600 s): about ${a.amortizedWatchesPerFollowerPerMinute.toFixed(2)} watch/min amortized, rarely inside one window.`],
+      ),
+    );
+  }
+  if (r.scale) {
+    const s = r.scale.summary;
+    const n = r.scale.config.candidates;
+    out.push(
+      table(`5. Scale: ${n} bare LeaseElectors on one Lease (${r.scale.credentials}; ${r.scale.apiServer}; window ${ms(r.scale.config.windowMs)})`,
+        ['figure', 'median', 'p95', 'n'],
+        [
+          ['start -> first leader', ms(s.firstLeaderMs.median), ms(s.firstLeaderMs.p95), String(s.firstLeaderMs.n)],
+          [`start -> exactly one leads, all ${n} agree`, ms(s.allAgreeMs.median), ms(s.allAgreeMs.p95), String(s.allAgreeMs.n)],
+          ['requests/s, steady state', rate(s.requestsPerSecond.median), rate(s.requestsPerSecond.p95), String(s.requestsPerSecond.n)],
+          ['  client-go polling, same timings', rate(r.scale.clientGoRequestsPerSecond), '', ''],
+          ['heap per candidate (after GC)', kib(s.heapBytesPerCandidate.median), kib(s.heapBytesPerCandidate.p95), String(s.heapBytesPerCandidate.n)],
+          ['RSS per candidate', kib(s.rssBytesPerCandidate.median), kib(s.rssBytesPerCandidate.p95), String(s.rssBytesPerCandidate.n)],
+          [`stop all ${n} (leader releases)`, ms(s.stopMs.median), ms(s.stopMs.p95), String(s.stopMs.n)],
+        ],
+        [`Released on stop: ${r.scale.trials.map((t) => (t.releasedOnStop ? 'yes' : 'NO')).join(', ')}.`],
+      ),
+    );
+  }
+  if (r.churn) {
+    const c = r.churn;
+    out.push(
+      table(`6. Safety under churn (${c.config.candidates} Nest apps, timings ${timingsLabel(c.config.timings)}, ${ms(c.config.durationMs)} of churn)`,
+        ['figure', 'value'],
+        [
+          ['failovers forced (crash/graceful/partition/outage)', `${c.actions.crash}/${c.actions.graceful}/${c.actions.partition}/${c.actions.outage}`],
+          ['leadership changes seen', String(c.failovers)],
+          ['job runs (one per second on the leader)', String(c.runs)],
+          ['seconds observed', String(c.seconds)],
+          ['seconds run by two candidates', String(c.doubleRunSeconds)],
+          ['seconds run by nobody', String(c.idleSeconds)],
+          ['overlapping leadership intervals', String(c.overlaps)],
+          ['term (fencing token) regressions', String(c.termRegressions)],
+          ...(['crash', 'graceful', 'partition', 'outage'] as const).map((k) => [
+            `recovery after ${k}: median / p95`,
+            `${ms(c.recoveryMs[k].median)} / ${ms(c.recoveryMs[k].p95)} (n=${c.recoveryMs[k].n})`,
+          ]),
+        ],
+      ),
+    );
+  }
+  out.push(table('Targets', ['target', 'measured', 'result'], checks.map((c) => [c.target, c.measured, c.pass ? 'PASS' : 'MISS'])));
+  return out.join('\n');
+}
+
+function table(title: string, headers: string[], rows: string[][], notes: string[] = []): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  const rule = widths.map((w) => '-'.repeat(w)).join('  ');
+  return [``, title, line(headers), rule, ...rows.map(line), ...notes.map((n) => `  ${n}`)].join('\n');
+}
+
+const timingsLabel = (t: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number }) =>
+  `${t.leaseDurationMs}/${t.renewDeadlineMs}/${t.retryPeriodMs}`;
+
+function ns(value: number): string {
+  if (!Number.isFinite(value)) return '-';
+  return Math.abs(value) >= 10_000 ? `${(value / 1000).toFixed(1)} µs` : `${value.toFixed(0)} ns`;
+}
+
+function ms(value: number): string {
+  if (!Number.isFinite(value)) return '-';
+  return value >= 10_000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`;
+}
+
+const rate = (value: number | undefined) => (value ?? 0).toFixed(2);
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+/** `PUT 30.00 GET 0.00`: the verbs used, GET/PUT named as HTTP methods, the rest as verbs. */
+function verbs(perMinute: PerMinute): string {
+  const names: Record<string, string> = { get: 'GET', update: 'PUT', create: 'POST', watch: 'watch', list: 'list', patch: 'PATCH', delete: 'DELETE' };
+  const parts = Object.entries(perMinute)
+    .filter(([verb]) => verb !== 'total')
+    .map(([verb, value]) => `${names[verb] ?? verb} ${rate(value)}`);
+  return parts.length > 0 ? parts.join(' ') : 'none';
+}
