@@ -45,7 +45,8 @@ export class JobGate {
     const context = this.elections.get(job.election)?.currentJobContext();
     if (context === undefined) {
       counters.skipped++;
-      this.logger.debug(JOB_SKIPPED(job.name, job.election));
+      // Checked first: building and dispatching a filtered debug line costs more than the gate.
+      if (Logger.isLevelEnabled('debug')) this.logger.debug(JOB_SKIPPED(job.name, job.election));
       return undefined;
     }
     counters.runs++;
