@@ -11,7 +11,7 @@ import {
   type LeadershipTerm,
 } from '../lib/index.js';
 import { compileApp, startApp, useFakeTime } from './support/nest-app.js';
-import { nextPoll, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
+import { nextPoll, passHandoverGuard, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
 
 const { apps, start, standInNaming } = useSidecarApps();
 
@@ -59,6 +59,8 @@ describe('ClusterLeaderService reads', () => {
     standIn.leader = 'pod-a';
     await nextPoll(standIn);
     expect(leader.leader()).toBe('pod-a');
+    expect(leader.isLeader()).toBe(false);
+    await passHandoverGuard(standIn);
     expect(leader.isLeader()).toBe(true);
   });
 
@@ -75,13 +77,16 @@ describe('ClusterLeaderService reads', () => {
 
   it('stops reading as leader at its deadline even when a stalled event loop delays every timer', async () => {
     const standIn = await standInNaming('pod-a');
-    // Leadership from one answer lasts pollIntervalMs + 2 x requestTimeoutMs = 400 ms.
+    // Leadership from one answer lasts pollIntervalMs + 2 x requestTimeoutMs = 400 ms, and so
+    // does the handover guard before it.
     const leaderElection: LeaderElectionModuleOptions = {
       backend: 'sidecar',
       identity: 'pod-a',
       sidecar: { url: standIn.url, pollIntervalMs: 200, requestTimeoutMs: 100 },
     };
     const { app, leader } = await start({ leaderElection, providers: [ReportJob] }, standIn);
+    expect(leader.isLeader()).toBe(false);
+    await leader.waitForLeadership();
     expect(leader.isLeader()).toBe(true);
 
     // Block the event loop past the deadline, as a long GC pause or a CPU-bound job would: no
@@ -122,6 +127,7 @@ describe('ClusterLeaderService.changes()', () => {
     const firstPoll = standIn.nextPollsSettled();
     await app.init();
     await firstPoll;
+    await passHandoverGuard(standIn);
     await nextPoll(standIn);
     standIn.leader = 'pod-b';
     await nextPoll(standIn);
@@ -132,14 +138,18 @@ describe('ClusterLeaderService.changes()', () => {
     standIn.mode = 'leader';
     standIn.leader = 'pod-a';
     await nextPoll(standIn);
+    await passHandoverGuard(standIn);
     await nextPoll(standIn);
     subscription.unsubscribe();
 
+    // Each time this pod is named, it is first seen as leader only once the handover guard ends.
     expect(seen).toEqual([
       { isLeader: false, leader: null },
+      { isLeader: false, leader: 'pod-a' },
       { isLeader: true, leader: 'pod-a' },
       { isLeader: false, leader: 'pod-b' },
       { isLeader: false, leader: null },
+      { isLeader: false, leader: 'pod-a' },
       { isLeader: true, leader: 'pod-a' },
     ]);
   });
@@ -168,6 +178,9 @@ describe('ClusterLeaderService.waitForLeadership()', () => {
 
     standIn.leader = 'pod-a';
     await nextPoll(standIn);
+    expect(leader.isLeader()).toBe(false);
+    expect(resolvedWith).toBeUndefined();
+    await passHandoverGuard(standIn);
     await waiting;
 
     expect(resolvedWith).toEqual({ election: 'default', identity: 'pod-a', isLeader: true, leader: 'pod-a', term: null });
@@ -255,10 +268,11 @@ describe('callbacks', () => {
     useFakeTime();
     const standIn = await standInNaming('pod-a');
     const { calls, terms, stopped, callbacks } = recordingCallbacks();
-    await start({ leaderElection: sidecarOptions(standIn, callbacks) }, standIn);
+    const { leader } = await start({ leaderElection: sidecarOptions(standIn, callbacks) }, standIn);
     await nextPoll(standIn);
 
-    expect(calls).toEqual(['started', 'new leader pod-a']);
+    // The pod is named by the first answer, and starts leading only after the handover guard.
+    expect(calls).toEqual(['new leader pod-a', 'started']);
     expect(terms).toEqual([{ election: 'default', term: null, signal: expect.any(AbortSignal) }]);
     expect(terms[0]!.signal.aborted).toBe(false);
 
@@ -267,9 +281,12 @@ describe('callbacks', () => {
     await nextPoll(standIn);
     standIn.leader = 'pod-a';
     await nextPoll(standIn);
+    expect(leader.isLeader()).toBe(false);
+    expect(calls).toEqual(['new leader pod-a', 'started', 'stopped', 'new leader pod-b', 'new leader pod-a']);
+    await passHandoverGuard(standIn);
     await nextPoll(standIn);
 
-    expect(calls).toEqual(['started', 'new leader pod-a', 'stopped', 'new leader pod-b', 'started', 'new leader pod-a']);
+    expect(calls).toEqual(['new leader pod-a', 'started', 'stopped', 'new leader pod-b', 'new leader pod-a', 'started']);
     expect(terms[0]!.signal.aborted).toBe(true);
     expect(terms[1]!.signal.aborted).toBe(false);
     expect(stopped).toEqual([expect.objectContaining({ election: 'default', identity: 'pod-a', isLeader: false })]);
@@ -291,6 +308,8 @@ describe('callbacks', () => {
     apps.push(app);
     service = app.get(ClusterLeaderService);
     await firstPoll;
+    expect(seen).toEqual([]);
+    await passHandoverGuard(standIn);
     standIn.leader = 'pod-b';
     await nextPoll(standIn);
 
@@ -333,6 +352,8 @@ describe('callbacks', () => {
     expect(leader.leader()).toBe('pod-b');
     standIn.leader = 'pod-a';
     await nextPoll(standIn);
+    expect(leader.isLeader()).toBe(false);
+    await passHandoverGuard(standIn);
 
     expect(leader.isLeader()).toBe(true);
     const failures = logger.entries.filter((entry) => entry.level === 'error');

@@ -11,7 +11,7 @@ import {
   type LeaderJobContext,
 } from '../lib/index.js';
 import { compileApp, deferred, useFakeTime } from './support/nest-app.js';
-import { nextPoll, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
+import { HANDOVER_GUARD_MS, nextPoll, passHandoverGuard, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
 
 const { apps, start, standInNaming } = useSidecarApps();
 
@@ -317,14 +317,19 @@ describe('@LeaderOnly with several elections', () => {
     expect({ reports: jobs.reportRuns, housekeeping: jobs.housekeepingRuns }).toEqual({ reports: 0, housekeeping: 1 });
 
     standIn.leader = 'pod-a';
-    // The tick of this second shares its instant with the poll that brings the news: it still skips.
     await nextPoll(standIn);
+    expect(leader.leader('reports')).toBe('pod-a');
+    expect(leader.isLeader('reports')).toBe(false);
+    // The ticks during the handover guard skip, and so does the one that shares its instant with
+    // the poll that ends the guard.
+    await passHandoverGuard(standIn);
     expect(leader.isLeader('reports')).toBe(true);
+    expect(leader.jobCounters()['TwoElectionJobs.report']).toEqual({ runs: 0, skipped: 4, failed: 0 });
     await vi.advanceTimersByTimeAsync(1_000);
 
     expect(leader.jobCounters()).toEqual({
-      'TwoElectionJobs.report': { runs: 1, skipped: 2, failed: 0 },
-      'TwoElectionJobs.housekeeping': { runs: 3, skipped: 0, failed: 0 },
+      'TwoElectionJobs.report': { runs: 1, skipped: 4, failed: 0 },
+      'TwoElectionJobs.housekeeping': { runs: 5, skipped: 0, failed: 0 },
     });
   });
 });
@@ -335,7 +340,8 @@ class LongExport {
   readonly release = deferred();
   readonly finished = deferred<{ context: LeaderJobContext | undefined; abortedAtEnd: boolean | undefined }>();
 
-  @Timeout('long-export', 100)
+  // Due 100 ms after a sidecar pod named at startup has passed the handover guard and leads.
+  @Timeout('long-export', HANDOVER_GUARD_MS + 100)
   @LeaderOnly()
   async export(): Promise<void> {
     this.started.resolve(currentLeaderJob());
@@ -349,8 +355,7 @@ describe('currentLeaderJob()', () => {
   it('gives a running job its election, term and a signal that aborts when leadership is lost', async () => {
     useFakeTime();
     const standIn = await standInNaming('pod-a');
-    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn), providers: [LongExport] });
-    await leader.waitForLeadership();
+    const { app, leader } = await start({ leaderElection: sidecarOptions(standIn), providers: [LongExport] }, standIn);
     const job = app.get(LongExport);
 
     await vi.advanceTimersByTimeAsync(100);

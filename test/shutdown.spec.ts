@@ -9,7 +9,7 @@ import {
 } from '../lib/index.js';
 import { deferred, startApp, useFakeTime } from './support/nest-app.js';
 import { SidecarStandIn } from './support/sidecar-stand-in.js';
-import { POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
+import { HANDOVER_GUARD_MS, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
 
 const sidecarApps = useSidecarApps();
 const { apps, standInNaming } = sidecarApps;
@@ -27,7 +27,8 @@ class NightlyExport {
   readonly started = deferred();
   readonly release = deferred();
 
-  @Timeout('nightly-export', 100)
+  // Due 100 ms after a sidecar pod named at startup has passed the handover guard and leads.
+  @Timeout('nightly-export', HANDOVER_GUARD_MS + 100)
   @LeaderOnly()
   async export(): Promise<void> {
     const job = currentLeaderJob()!;
@@ -43,10 +44,13 @@ describe('app.close()', () => {
     useFakeTime();
     const standIn = await standInNaming('pod-a');
     const stoppedLeading = deferred<LeadershipState>();
-    const { app, leader } = await start({
-      leaderElection: sidecarOptions(standIn, { onStoppedLeading: (state) => stoppedLeading.resolve(state) }),
-      providers: [NightlyExport],
-    });
+    const { app, leader } = await start(
+      {
+        leaderElection: sidecarOptions(standIn, { onStoppedLeading: (state) => stoppedLeading.resolve(state) }),
+        providers: [NightlyExport],
+      },
+      standIn,
+    );
     const job = app.get(NightlyExport);
     await vi.advanceTimersByTimeAsync(100);
     await job.started.promise;
@@ -187,12 +191,17 @@ describe('after app.close()', () => {
   it('leaves no active timer or socket in the process (real timers)', async () => {
     const standIn = await standInNaming('pod-a');
     const before = countedResources();
-    // No second poll may be in flight at close: a destroyed socket is listed until its handle is freed.
-    const leaderElection = { ...sidecarOptions(standIn), sidecar: { url: standIn.url, pollIntervalMs: 60_000 } };
-    const { app } = await start({ leaderElection, providers: [FrequentJob] }, standIn);
+    // Short, so the handover guard (pollIntervalMs + 2 x requestTimeoutMs = 400 ms) passes quickly.
+    const leaderElection = { ...sidecarOptions(standIn), sidecar: { url: standIn.url, pollIntervalMs: 200, requestTimeoutMs: 100 } };
+    const { app, leader } = await sidecarApps.start({ leaderElection, providers: [FrequentJob] }, standIn);
     expect(extraResources(before).Timeout).toBeGreaterThan(0);
+    expect(leader.isLeader()).toBe(false);
+    await leader.waitForLeadership();
 
     await app.close();
+    // A poll still in flight (the one that confirmed leadership, or one that close cancelled) lists
+    // its socket until its request is over and the handle freed.
+    await standIn.nextPollsSettled(standIn.pollsStarted - standIn.pollsSettled);
     await standIn.idle();
 
     expect(extraResources(before)).toEqual({ Timeout: 0, TCPSocketWrap: 0, TCPServerWrap: 0 });

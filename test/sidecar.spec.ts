@@ -7,6 +7,8 @@ import { SidecarStandIn } from './support/sidecar-stand-in.js';
 
 const POLL_INTERVAL_MS = 1_000;
 const REQUEST_TIMEOUT_MS = 500;
+/** How long a pod must be named without a break before it leads: one answer's validity. */
+const HANDOVER_GUARD_MS = POLL_INTERVAL_MS + 2 * REQUEST_TIMEOUT_MS;
 
 let standIn: SidecarStandIn;
 const apps: INestApplication[] = [];
@@ -37,6 +39,25 @@ async function startPod(identity: string, providers: Provider[] = []) {
   apps.push(started.app);
   await firstPoll;
   return { ...started, leader: started.app.get(ClusterLeaderService) };
+}
+
+/**
+ * A pod the sidecar has just named waits out the handover guard; the poll it makes right then
+ * confirms it, and it leads. `polls` counts every pod's polls in that time.
+ */
+async function passHandoverGuard(polls = 1): Promise<void> {
+  const settled = standIn.nextPollsSettled(polls);
+  await vi.advanceTimersByTimeAsync(HANDOVER_GUARD_MS);
+  await settled;
+}
+
+/** Starts the pod the sidecar names and lets it through the handover guard. */
+async function startLeader(identity: string, providers: Provider[] = []) {
+  const pod = await startPod(identity, providers);
+  expect(pod.leader.isLeader()).toBe(false);
+  await passHandoverGuard();
+  expect(pod.leader.isLeader()).toBe(true);
+  return pod;
 }
 
 /**
@@ -86,8 +107,7 @@ describe('the sidecar backend against a faulty sidecar', () => {
   it.each(faults)(
     'fails closed on $fault, warns once for the whole outage and heals by itself',
     async ({ problem, hanging, apply, heal }) => {
-      const { leader, logger } = await startPod('pod-a');
-      expect(leader.isLeader()).toBe(true);
+      const { leader, logger } = await startLeader('pod-a');
       const unhealthy = () => logger.messages('warn', `The leader-elector sidecar at ${standIn.url}/ gave no usable answer`);
 
       await apply();
@@ -108,16 +128,19 @@ describe('the sidecar backend against a faulty sidecar', () => {
 
       await heal();
       await nextPoll();
+      // Named again after a gap: the handover guard applies again.
+      expect(leader.isLeader()).toBe(false);
+      expect(leader.leader()).toBe('pod-a');
+      await passHandoverGuard();
 
       expect(leader.isLeader()).toBe(true);
-      expect(leader.leader()).toBe('pod-a');
       expect(logger.messages('log', `The leader-elector sidecar at ${standIn.url}/ answers again.`)).toHaveLength(1);
       expect(unhealthy()).toHaveLength(1);
     },
   );
 
   it('warns again when the fault changes, since that is a new state', async () => {
-    const { logger } = await startPod('pod-a');
+    const { logger } = await startLeader('pod-a');
 
     standIn.status(503);
     await nextPoll();
@@ -132,7 +155,7 @@ describe('the sidecar backend against a faulty sidecar', () => {
   });
 
   it('treats an empty name as "no leader known": not leading, leader() null, and no warning', async () => {
-    const { leader, logger } = await startPod('pod-a');
+    const { leader, logger } = await startLeader('pod-a');
 
     standIn.mode = 'emptyName';
     await nextPoll();
@@ -145,13 +168,13 @@ describe('the sidecar backend against a faulty sidecar', () => {
 
     standIn.mode = 'leader';
     await nextPoll();
+    await passHandoverGuard();
     expect(leader.isLeader()).toBe(true);
   });
 
   it('accepts an answer with extra fields, as newer sidecars send', async () => {
     standIn.mode = 'extraFields';
-    const { leader, logger } = await startPod('pod-a');
-    await nextPoll();
+    const { leader, logger } = await startLeader('pod-a');
 
     expect(leader.isLeader()).toBe(true);
     expect(leader.leader()).toBe('pod-a');
@@ -167,6 +190,7 @@ describe('the sidecar backend against a faulty sidecar', () => {
 
     await standIn.resume();
     await nextPoll();
+    await passHandoverGuard();
     expect(leader.isLeader()).toBe(true);
   });
 });
@@ -194,13 +218,19 @@ class EveryFiveSeconds {
 }
 
 describe('three pods sharing one sidecar', () => {
-  it('runs the job on exactly one pod and moves it within one poll interval when the leader changes', async () => {
+  it('runs the job on exactly one pod; when the leader changes, the old one stops within one poll interval and the new one starts after the handover guard', async () => {
     // One after the other, so each first poll is over before the next pod starts: fake time has
-    // not moved, and all three then poll at the same instants.
+    // not moved. pod-a, named, asks again when its handover guard ends (2 s), the followers every
+    // second; from then on all three poll at the same instants.
     const pods: Array<Awaited<ReturnType<typeof startPod>>> = [];
     for (const identity of ['pod-a', 'pod-b', 'pod-c']) pods.push(await startPod(identity, [EveryFiveSeconds]));
     const runs = () => pods.map(({ app }) => app.get(EveryFiveSeconds).runs);
-    for (let second = 0; second < 10; second++) await nextPoll({ pods: 3 });
+    const leading = () => pods.map(({ leader }) => leader.isLeader());
+    expect(leading()).toEqual([false, false, false]);
+    await nextPoll({ pods: 2 });
+    await nextPoll({ pods: 3 });
+    expect(leading()).toEqual([true, false, false]);
+    for (let second = 2; second < 10; second++) await nextPoll({ pods: 3 });
 
     expect(runs()).toEqual([2, 0, 0]);
     expect(pods.map(({ leader }) => leader.jobCounters()['EveryFiveSeconds.tick'])).toEqual([
@@ -211,10 +241,14 @@ describe('three pods sharing one sidecar', () => {
 
     standIn.leader = 'pod-b';
     await nextPoll({ pods: 3 });
-
-    expect(pods.map(({ leader }) => leader.isLeader())).toEqual([false, true, false]);
+    // Nobody leads while pod-a's last answer could still be in force.
+    expect(leading()).toEqual([false, false, false]);
     expect(pods.map(({ leader }) => leader.leader())).toEqual(['pod-b', 'pod-b', 'pod-b']);
-    for (let second = 0; second < 9; second++) await nextPoll({ pods: 3 });
+    await nextPoll({ pods: 2 });
+    expect(leading()).toEqual([false, false, false]);
+    await nextPoll({ pods: 3 });
+    expect(leading()).toEqual([false, true, false]);
+    for (let second = 13; second < 20; second++) await nextPoll({ pods: 3 });
     expect(runs()).toEqual([2, 2, 0]);
   });
 });
@@ -232,13 +266,13 @@ class HotJob {
 
 describe('the sidecar poll', () => {
   it('runs in the background: job ticks do no I/O', async () => {
-    const { app } = await startPod('pod-a', [HotJob]);
+    const { app } = await startLeader('pod-a', [HotJob]);
+    const [runsBefore, requestsBefore] = [app.get(HotJob).runs, standIn.requests];
     const seconds = 10;
     for (let second = 0; second < seconds; second++) await nextPoll();
 
-    expect(app.get(HotJob).runs).toBe(seconds * 100);
-    expect(standIn.requests).toBe(seconds + 1);
-    expect(standIn.pollsStarted).toBe(seconds + 1);
+    expect(app.get(HotJob).runs - runsBefore).toBe(seconds * 100);
+    expect(standIn.requests - requestsBefore).toBe(seconds);
   });
 
   it('asks with a GET that accepts the sidecar\'s text/plain answer', async () => {

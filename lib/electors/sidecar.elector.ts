@@ -22,6 +22,8 @@ export class SidecarElector implements LeaderElector {
   private stopped = false;
   /** The fault currently reported, so each is logged once per change, not once per poll. */
   private problem: string | null = null;
+  /** When the first of the answers that have named this pod without a break arrived. */
+  private namedSince: number | undefined;
 
   constructor(
     private readonly state: ElectionState,
@@ -38,25 +40,45 @@ export class SidecarElector implements LeaderElector {
     this.cancelInFlight?.();
   }
 
+  /**
+   * One answer lasts until the next poll has had its full time to answer: no flapping on a slow
+   * sidecar, and no belief that outlives a sidecar that stopped answering.
+   */
+  private get answerValidityMs(): number {
+    return this.options.pollIntervalMs + 2 * this.options.requestTimeoutMs;
+  }
+
   private async poll(): Promise<void> {
     const sentAt = monotonicNow();
     const answer = await this.ask();
     if (this.stopped) return;
+    const receivedAt = monotonicNow();
+    let nextPollMs = this.options.pollIntervalMs;
     if ('leader' in answer) {
       if (this.problem !== null) this.logger.log(SIDECAR_HEALTHY(this.options.url.href));
       this.problem = null;
-      // Valid until the next poll has had its full time to answer: no flapping on a slow sidecar,
-      // and no belief that outlives a sidecar that stopped answering.
-      const leadingUntil = sentAt + this.options.pollIntervalMs + 2 * this.options.requestTimeoutMs;
+      let leadingUntil = 0;
+      if (answer.leader === this.state.identity) {
+        // Handover guard. Pods poll on their own schedules, so the previous leader may still act
+        // on an answer it got just before the change, for up to one answer's validity. Lead only
+        // once we have been named for that long without a break; ask again right then.
+        this.namedSince ??= receivedAt;
+        const takeoverAt = this.namedSince + this.answerValidityMs;
+        if (receivedAt >= takeoverAt) leadingUntil = sentAt + this.answerValidityMs;
+        else nextPollMs = takeoverAt - receivedAt;
+      } else {
+        this.namedSince = undefined;
+      }
       this.state.publish({ leader: answer.leader, term: null, leadingUntil }, 'the sidecar names another leader');
     } else {
+      this.namedSince = undefined;
       if (this.problem !== answer.problem) {
         this.logger.warn(SIDECAR_UNHEALTHY(this.options.url.href, answer.problem));
       }
       this.problem = answer.problem;
       this.state.publish({ leader: null, term: null, leadingUntil: 0 }, `the sidecar gave no usable answer (${answer.problem})`);
     }
-    this.timer = setTimeout(() => void this.poll(), this.options.pollIntervalMs);
+    this.timer = setTimeout(() => void this.poll(), nextPollMs);
     this.timer.unref();
   }
 

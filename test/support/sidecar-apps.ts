@@ -5,6 +5,8 @@ import { closeAll, startApp } from './nest-app.js';
 import { SidecarStandIn } from './sidecar-stand-in.js';
 
 export const POLL_INTERVAL_MS = 1_000;
+/** How long a pod must be named without a break before it leads (default request timeout 500). */
+export const HANDOVER_GUARD_MS = POLL_INTERVAL_MS + 2 * 500;
 
 /**
  * Nest apps electing through sidecar stand-ins, for a spec file: every app and stand-in started
@@ -20,13 +22,20 @@ export function useSidecarApps() {
     vi.useRealTimers();
   });
 
-  /** Starts the app; with a stand-in, also waits until its first answer has been applied. */
+  /**
+   * Starts the app; with a stand-in, also waits until its first answer has been applied, and, under
+   * fake timers, takes a pod the stand-in names through the handover guard, so it starts leading.
+   */
   async function start(spec: Parameters<typeof startApp>[0], standIn?: SidecarStandIn) {
     const firstPoll = standIn?.nextPollsSettled();
     const started = await startApp(spec);
     apps.push(started.app);
     await firstPoll;
-    return { ...started, leader: started.app.get(ClusterLeaderService) };
+    const leader = started.app.get(ClusterLeaderService);
+    if (standIn !== undefined && vi.isFakeTimers() && standIn.leader === leader.identity) {
+      await passHandoverGuard(standIn);
+    }
+    return { ...started, leader };
   }
 
   async function standInNaming(leader: string): Promise<SidecarStandIn> {
@@ -40,6 +49,13 @@ export function useSidecarApps() {
 
 export function sidecarOptions(standIn: SidecarStandIn, extra: LeaderElectionModuleOptions = {}): LeaderElectionModuleOptions {
   return { backend: 'sidecar', identity: 'pod-a', sidecar: { url: standIn.url, pollIntervalMs: POLL_INTERVAL_MS }, ...extra };
+}
+
+/** A pod the stand-in has just named waits out the guard; its poll right then makes it lead. */
+export async function passHandoverGuard(standIn: SidecarStandIn): Promise<void> {
+  const settled = standIn.nextPollsSettled();
+  await vi.advanceTimersByTimeAsync(HANDOVER_GUARD_MS);
+  await settled;
 }
 
 /** Advances fake time by one poll interval and waits until that poll's answer has been applied. */

@@ -89,7 +89,7 @@ export class SidecarStandIn extends EventEmitter {
     await once(this.server, 'listening');
   }
 
-  /** Resolves when the next `count` polls are over on the client side, so their outcome is known. */
+  /** Resolves when the next `count` polls are over on the client side, so their outcome is known (0: at once). */
   nextPollsSettled(count = 1): Promise<void> {
     const target = this.pollsSettled + count;
     return new Promise((resolve) => {
@@ -99,6 +99,7 @@ export class SidecarStandIn extends EventEmitter {
         resolve();
       };
       this.on('settled', check);
+      check();
     });
   }
 
