@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import type { SampleStatus } from '../sample/src/status.controller.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const SAMPLE_MAIN = 'dist-sample/sample/src/main.js';
@@ -12,13 +13,8 @@ const SAMPLE_ENV = [
   'RETRY_PERIOD_MS', 'NEST_LOG_LEVEL',
 ];
 
-export interface ReplicaStatus {
-  identity: string;
-  isLeader: boolean;
-  leader: string | null;
-  runs: number;
-  term: number | null;
-}
+/** What a replica answers on `GET /status`. */
+export type ReplicaStatus = SampleStatus;
 
 export interface ReplicaExit {
   code: number | null;

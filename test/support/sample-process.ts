@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import type { SampleStatus } from '../../sample/src/status.controller.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const SAMPLE_MAIN = 'dist-sample/sample/src/main.js';
@@ -15,13 +16,7 @@ const SAMPLE_ENV = [
 ];
 
 /** `GET /status` of the sample: its contract with the black-box checks. */
-export interface SampleStatus {
-  identity: string;
-  isLeader: boolean;
-  leader: string | null;
-  runs: number;
-  term: number | null;
-}
+export type { SampleStatus };
 
 /** Compiles the sample and the library into dist-sample, as `tsc -p tsconfig.sample.json`. */
 export async function buildSample(): Promise<void> {
