@@ -88,7 +88,7 @@ export class JobGate {
     if (this.running === 0) this.drained?.();
   }
 
-  countersOf(name: string): JobCounters {
+  private countersOf(name: string): JobCounters {
     let counters = this.counters.get(name);
     if (counters === undefined) {
       counters = { runs: 0, skipped: 0, failed: 0 };
@@ -100,10 +100,6 @@ export class JobGate {
   /** A snapshot of every job's counters, keyed by `ClassName.methodName`. */
   snapshot(): Record<string, JobCounters> {
     return Object.fromEntries([...this.counters].map(([name, counters]) => [name, { ...counters }]));
-  }
-
-  get runningJobs(): number {
-    return this.running;
   }
 
   /** Resolves when no gated job is running, or after `timeoutMs`; says which. */

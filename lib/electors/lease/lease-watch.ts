@@ -120,7 +120,7 @@ export class LeaseWatch {
       case 'ERROR': {
         const status = parseStatus(event.object);
         if (status.code === 410) {
-          this.stopQuietly();
+          this.stop(); // quietly: onExpired, not onEnd, tells the elector what to do
           return this.handlers.onExpired();
         }
         return this.end(new LeaseApiError('watch', status.code ?? 0, status.reason ?? 'WatchError', status.message ?? 'watch error'));
@@ -134,9 +134,5 @@ export class LeaseWatch {
     if (this.stopped) return;
     this.stop();
     this.handlers.onEnd(error);
-  }
-
-  private stopQuietly(): void {
-    this.stop();
   }
 }
