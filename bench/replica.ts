@@ -1,17 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import type { SampleStatus } from '../sample/src/status.controller.js';
-
-const root = new URL('../..', import.meta.url).pathname;
-const SAMPLE_MAIN = 'dist-sample/sample/src/main.js';
-/** What the sample or the library reads from the environment: none of the caller's may leak in. */
-const SAMPLE_ENV = [
-  'PORT', 'SAMPLE_JOB_CRON', 'MY_POD_NAME', 'POD_NAME', 'POD_NAMESPACE', 'KUBERNETES_SERVICE_HOST',
-  'KUBERNETES_SERVICE_PORT', 'KUBECONFIG', 'LEADER_ELECTION_BACKEND', 'LEADER_ELECTION_SIDECAR_URL',
-  'LEADER_ELECTION_LEASE_NAME', 'LEADER_ELECTION_NAMESPACE', 'LEASE_DURATION_MS', 'RENEW_DEADLINE_MS',
-  'RETRY_PERIOD_MS', 'NEST_LOG_LEVEL',
-];
+import { spawnSample } from '../test/support/spawn-sample.js';
 
 /** What a replica answers on `GET /status`. */
 export type ReplicaStatus = SampleStatus;
@@ -38,14 +29,7 @@ export class Replica {
   private readonly listening: Promise<number>;
 
   constructor(readonly name: string, env: Record<string, string>) {
-    const base = { ...process.env };
-    for (const key of SAMPLE_ENV) delete base[key];
-    this.child = spawn(process.execPath, [SAMPLE_MAIN], {
-      cwd: root,
-      env: { ...base, NO_COLOR: '1', PORT: '0', MY_POD_NAME: name, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-    });
+    this.child = spawnSample({ MY_POD_NAME: name, ...env }, { detached: true });
     let onPort: (port: number) => void;
     this.listening = new Promise((resolve) => (onPort = resolve));
     for (const stream of [this.child.stdout!, this.child.stderr!]) {

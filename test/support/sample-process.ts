@@ -1,27 +1,18 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { SampleStatus } from '../../sample/src/status.controller.js';
-
-const root = new URL('../..', import.meta.url).pathname;
-const SAMPLE_MAIN = 'dist-sample/sample/src/main.js';
-
-/** Everything the sample (or the library inside it) reads from the environment. */
-const SAMPLE_ENV = [
-  'PORT', 'SAMPLE_JOB_CRON', 'MY_POD_NAME', 'POD_NAME', 'POD_NAMESPACE', 'KUBERNETES_SERVICE_HOST',
-  'KUBERNETES_SERVICE_PORT', 'KUBECONFIG', 'LEADER_ELECTION_BACKEND', 'LEADER_ELECTION_SIDECAR_URL',
-  'LEADER_ELECTION_LEASE_NAME', 'LEADER_ELECTION_NAMESPACE', 'LEASE_DURATION_MS', 'RENEW_DEADLINE_MS',
-  'RETRY_PERIOD_MS',
-];
+import { REPO_ROOT, spawnSample } from './spawn-sample.js';
 
 /** `GET /status` of the sample: its contract with the black-box checks. */
 export type { SampleStatus };
 
 /** Compiles the sample and the library into dist-sample, as `tsc -p tsconfig.sample.json`. */
 export async function buildSample(): Promise<void> {
-  const tsc = new URL('../../node_modules/typescript/bin/tsc', import.meta.url).pathname;
-  await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.sample.json'], { cwd: root });
+  const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
+  await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.sample.json'], { cwd: REPO_ROOT });
 }
 
 /** Exits of the sample: code 0 after a clean shutdown. */
@@ -47,13 +38,7 @@ export class SampleProcess {
   private readonly lineWaiters = new Set<(line: string | null) => void>();
 
   private constructor(env: Record<string, string>) {
-    const base = { ...process.env };
-    for (const name of SAMPLE_ENV) delete base[name];
-    this.child = spawn(process.execPath, [SAMPLE_MAIN], {
-      cwd: root,
-      env: { ...base, NO_COLOR: '1', PORT: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawnSample(env);
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
         this.output.push(line);
