@@ -31,7 +31,7 @@ export class LeaderElectionOrchestrator
     for (const election of this.registry.options.elections) {
       if (election.autoReason !== undefined) {
         this.logger.log(AUTO_BACKEND_CHOSEN(election.name, election.backend, election.autoReason));
-      } else if (election.backend === 'standalone' && process.env.KUBERNETES_SERVICE_HOST) {
+      } else if (election.backend === 'standalone' && this.registry.options.insideKubernetes) {
         this.logger.warn(STANDALONE_IN_KUBERNETES(election.name));
       }
       const elector = createElector(election, this.registry.states.get(election.name)!);

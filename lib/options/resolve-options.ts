@@ -52,6 +52,8 @@ export type ResolvedElection = ResolvedElectionBase &
 
 export interface ResolvedOptions {
   identity: string;
+  /** KUBERNETES_SERVICE_HOST is set: this process runs in a pod. */
+  insideKubernetes: boolean;
   drainTimeoutMs: number;
   elections: ResolvedElection[];
 }
@@ -122,7 +124,7 @@ export function resolveOptions(
     elections.push(resolveElection(name, `elections.${name}.`, election, identity, environment));
   }
   assertDistinctLocks(elections);
-  return { identity, drainTimeoutMs, elections };
+  return { identity, insideKubernetes: insideKubernetes(environment), drainTimeoutMs, elections };
 }
 
 function resolveIdentity(option: unknown, { env, hostname }: ResolveEnvironment): string {
@@ -155,7 +157,7 @@ function resolveElection(
   let backend: 'lease' | 'sidecar' | 'standalone';
   let autoReason: string | undefined;
   if (requested === 'auto') {
-    const inCluster = Boolean(environment.env.KUBERNETES_SERVICE_HOST);
+    const inCluster = insideKubernetes(environment);
     backend = inCluster ? 'lease' : 'standalone';
     autoReason = inCluster
       ? 'KUBERNETES_SERVICE_HOST is set (running inside Kubernetes)'
@@ -221,8 +223,9 @@ function resolveLease(
   prefix: string,
   options: object | undefined,
   requested: string,
-  { env, readServiceAccountNamespace }: ResolveEnvironment,
+  environment: ResolveEnvironment,
 ): ResolvedLease {
+  const { env, readServiceAccountNamespace } = environment;
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new LeaderElectionConfigError(prefix.slice(0, -1), options, 'Pass an object such as { name: \'my-app-leader\' }.');
   }
@@ -230,10 +233,9 @@ function resolveLease(
   rejectUnknownKeys(prefix, lease, LEASE_KEYS);
   const name = lease.name;
   if (typeof name !== 'string' || name.length > 253 || !DNS1123_SUBDOMAIN.test(name)) {
-    const inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
     const why = requested !== 'auto'
       ? ''
-      : inCluster
+      : insideKubernetes(environment)
         ? ' Backend \'auto\' chose \'lease\' because KUBERNETES_SERVICE_HOST is set, and a Lease needs a name.'
         : ' Backend \'auto\' uses this Lease once it runs inside Kubernetes, and a Lease needs a name.';
     throw new LeaderElectionConfigError(`${prefix}name`, name, `Name the Lease with a lowercase DNS-1123 name unique to this app in its namespace, e.g. 'my-app-leader' (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters).${why}`);
@@ -268,6 +270,11 @@ function resolveLease(
     throw new LeaderElectionConfigError(`${prefix}kubeConfig`, '(not a KubeConfig)', 'Pass a KubeConfig from @kubernetes/client-node, or leave it out to use the in-cluster or default configuration.');
   }
   return { name, namespace, leaseDurationMs, renewDeadlineMs, retryPeriodMs, requestTimeoutMs, releaseOnShutdown, kubeConfig };
+}
+
+/** Kubernetes sets KUBERNETES_SERVICE_HOST in every container of a pod. */
+function insideKubernetes({ env }: ResolveEnvironment): boolean {
+  return Boolean(env.KUBERNETES_SERVICE_HOST);
 }
 
 /** Two elections on one lock would share one leader; almost surely a copy-paste mistake. */
