@@ -9,7 +9,13 @@ export interface FaultHost {
   hangEnded(): void;
 }
 
-export type FailureStatus = 500 | 503 | 504;
+export type FailureStatus = 429 | 500 | 503 | 504;
+
+/** One queued failure: its status, and for 429 the `Retry-After` the server asks for. */
+export interface InjectedFailure {
+  status: FailureStatus;
+  retryAfterSeconds: number;
+}
 
 /**
  * The failures a test can inject. Settings take effect for requests that arrive afterwards;
@@ -22,8 +28,9 @@ export class Faults {
   outage = false;
 
   private hanging = false;
-  private readonly failures: FailureStatus[] = [];
+  private readonly failures: InjectedFailure[] = [];
   private readonly partitioned = new Set<string>();
+  private readonly lostAnswers: { user: string | undefined }[] = [];
 
   constructor(private readonly host: FaultHost) {}
 
@@ -41,14 +48,35 @@ export class Faults {
     if (wasHanging && !on) this.host.hangEnded();
   }
 
-  /** The next `count` non-watch requests fail with `status` (a matching Status body). Calls queue up. */
-  failNext(count: number, status: FailureStatus = 500): void {
-    for (let i = 0; i < count; i++) this.failures.push(status);
+  /**
+   * The next `count` non-watch requests fail with `status` (a matching Status body; 429 also with a
+   * `Retry-After` header of `retryAfterSeconds`, 1 by default, as API Priority and Fairness sends).
+   * Calls queue up.
+   */
+  failNext(count: number, status: FailureStatus = 500, { retryAfterSeconds = 1 }: { retryAfterSeconds?: number } = {}): void {
+    for (let i = 0; i < count; i++) this.failures.push({ status, retryAfterSeconds });
   }
 
   /** Consumes one queued failure, if any (called for each non-watch request that gets that far). */
-  takeFailure(): FailureStatus | undefined {
+  takeFailure(): InjectedFailure | undefined {
     return this.failures.shift();
+  }
+
+  /**
+   * The next `count` writes (create, update, patch, delete) of `user` (anyone's when omitted) are
+   * applied, and then their answer never comes: the request stays open until the client gives up,
+   * as when a reply is lost on the way back. The client cannot tell whether the write happened.
+   */
+  loseAnswers(count: number, user?: string): void {
+    for (let i = 0; i < count; i++) this.lostAnswers.push({ user });
+  }
+
+  /** Consumes one queued lost answer that applies to this user's write, if any. */
+  takeLostAnswer(user: string | null): boolean {
+    const index = this.lostAnswers.findIndex((lost) => lost.user === undefined || lost.user === user);
+    if (index < 0) return false;
+    this.lostAnswers.splice(index, 1);
+    return true;
   }
 
   /** How many injected failures are still queued. */
@@ -96,6 +124,7 @@ export class Faults {
     this.outage = false;
     this.hang = false;
     this.failures.length = 0;
+    this.lostAnswers.length = 0;
     for (const user of [...this.partitioned]) this.partition(user, false);
   }
 }

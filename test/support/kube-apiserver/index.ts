@@ -1,5 +1,5 @@
 export { KubeApiServer, type AddUserOptions, type KubeApiServerOptions } from './kube-api-server.js';
-export { Faults, type FailureStatus } from './faults.js';
+export { Faults, type FailureStatus, type InjectedFailure } from './faults.js';
 export { parseMicroTime, formatMicroTime, formatTime, MICRO_TIME_LAYOUT } from './micro-time.js';
 export type { Status, StatusDetails, StatusCause } from './status.js';
 export type { Lease, LeaseMetadata, LeaseSpec, ManagedFieldsEntry, RbacRule, RequestEventInfo, Verb } from './types.js';

@@ -5,7 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 
 import { KubeConfig } from '@kubernetes/client-node';
 
-import { type FailureStatus, type FaultHost, Faults } from './faults.js';
+import { type FaultHost, Faults, type InjectedFailure } from './faults.js';
 import { type Answer, LeaseApi } from './lease-api.js';
 import { LeaseStore, type StoredLease } from './lease-store.js';
 import { isAllowed } from './rbac.js';
@@ -29,6 +29,7 @@ import {
   pathNotFound,
   requestEntityTooLarge,
   serviceUnavailable,
+  tooManyRequests,
   unauthorized,
 } from './status.js';
 import { type JsonObject, type Lease, type RbacRule, type RequestEventInfo, VERBS, type Verb } from './types.js';
@@ -124,6 +125,8 @@ export class KubeApiServer extends EventEmitter {
   private readonly tokens = new Map<string, string>();
   private readonly sockets = new Set<Socket>();
   private readonly held = new Set<Exchange>();
+  /** Writes that were applied but whose answer `loseAnswers` keeps back. */
+  private readonly lost = new Set<Exchange>();
   private readonly sleeps = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
   /** `{"type":"ADDED",...}` lines for watches that start with the current state, one per version. */
   private readonly addedLines = new WeakMap<StoredLease, Buffer>();
@@ -262,6 +265,7 @@ export class KubeApiServer extends EventEmitter {
     this.sleeps.clear();
     for (const watcher of this.hub.watchers()) watcher.end();
     this.held.clear();
+    this.lost.clear();
     await this.stopListening(true);
   }
 
@@ -379,7 +383,10 @@ export class KubeApiServer extends EventEmitter {
     if (this.faults.outage) return this.sendStatus(exchange, serviceUnavailable());
     if (!exchange.isWatch) {
       const failure = this.faults.takeFailure();
-      if (failure) return this.sendStatus(exchange, injectedFailure(failure));
+      if (failure) {
+        const headers: Record<string, string> = failure.status === 429 ? { 'Retry-After': String(failure.retryAfterSeconds) } : {};
+        return this.send(exchange, failure.status, JSON.stringify(injectedFailure(failure)), headers);
+      }
     }
     const info = exchange.info;
     const isPublic = !info.isResourceRequest && info.verb === 'get' && PUBLIC_PATHS.has(info.path);
@@ -551,9 +558,18 @@ export class KubeApiServer extends EventEmitter {
   }
 
   private sendAnswer(exchange: Exchange, answer: Answer): void {
+    // The write is applied (the store already changed); only its answer goes missing.
+    if (WRITE_VERBS.has(exchange.verb) && this.faults.takeLostAnswer(exchange.user)) return this.loseAnswer(exchange);
     const headers: Record<string, string | string[]> = {};
     if (answer.warnings) headers.Warning = answer.warnings;
     this.send(exchange, answer.status, answer.json, headers);
+  }
+
+  /** Keeps the request open and unanswered until the client gives up (or the server closes). */
+  private loseAnswer(exchange: Exchange): void {
+    this.lost.add(exchange);
+    exchange.response.once('close', () => this.lost.delete(exchange));
+    this.report(exchange, 0);
   }
 
   private sendStatus(exchange: Exchange, status: Status): void {
@@ -599,6 +615,9 @@ export class KubeApiServer extends EventEmitter {
   }
 }
 
+/** Verbs that change the store: their answer is what `loseAnswers` drops. */
+const WRITE_VERBS: ReadonlySet<Verb | 'other'> = new Set(['create', 'update', 'patch', 'delete']);
+
 function isLeaseRequest(info: RequestInfo): info is ResourceRequestInfo {
   return (
     info.isResourceRequest &&
@@ -623,8 +642,10 @@ function forbiddenFor(user: string, info: RequestInfo): Status {
   });
 }
 
-function injectedFailure(status: FailureStatus): Status {
+function injectedFailure({ status, retryAfterSeconds }: InjectedFailure): Status {
   switch (status) {
+    case 429:
+      return tooManyRequests(retryAfterSeconds);
     case 500:
       return internalError();
     case 503:

@@ -181,6 +181,14 @@ export function serviceUnavailable(message = 'the server is currently unable to 
 }
 
 /** `errors.NewInternalError`. */
+/**
+ * apimachinery's NewTooManyRequests, as API Priority and Fairness rejects a request: 429 with
+ * `details.retryAfterSeconds` (the server sends the same number in a `Retry-After` header).
+ */
+export function tooManyRequests(retryAfterSeconds: number): Status {
+  return failure(429, 'TooManyRequests', 'Too many requests, please try again later.', details({ retryAfterSeconds }));
+}
+
 export function internalError(cause = 'injected fault'): Status {
   return failure(500, 'InternalError', `Internal error occurred: ${cause}`, {
     causes: [{ message: cause }],
