@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { ElectionState } from '../leadership/election-state.js';
 import { monotonicNow } from '../leadership/monotonic-clock.js';
+import { clampDelay } from '../leadership/timers.js';
 import { SIDECAR_HEALTHY, SIDECAR_UNHEALTHY } from '../leader-election.messages.js';
 import type { ResolvedSidecar } from '../options/resolve-options.js';
 import type { LeaderElector } from './leader-elector.interface.js';
@@ -33,6 +34,9 @@ export class SidecarElector implements LeaderElector {
   start(): void {
     void this.poll();
   }
+
+  /** The sidecar holds the election; this pod only asks it, and closing the state stops leading. */
+  stopCampaigning(): void {}
 
   async stop(): Promise<void> {
     this.stopped = true;
@@ -78,7 +82,7 @@ export class SidecarElector implements LeaderElector {
       this.problem = answer.problem;
       this.state.publish({ leader: null, term: null, leadingUntil: 0 }, `the sidecar gave no usable answer (${answer.problem})`);
     }
-    this.timer = setTimeout(() => void this.poll(), nextPollMs);
+    this.timer = setTimeout(() => void this.poll(), clampDelay(nextPollMs));
     this.timer.unref();
   }
 
@@ -99,7 +103,7 @@ export class SidecarElector implements LeaderElector {
       // A fresh connection per poll: a localhost connect costs little and leaves no idle socket.
       const req = send(url, { method: 'GET', agent: false, headers: { accept: 'application/json, text/plain' } });
       this.cancelInFlight = () => settle({ problem: 'stopped' });
-      const timeout = setTimeout(() => settle({ problem: `no answer within ${requestTimeoutMs} ms` }), requestTimeoutMs);
+      const timeout = setTimeout(() => settle({ problem: `no answer within ${requestTimeoutMs} ms` }), clampDelay(requestTimeoutMs));
       req.on('error', (error: NodeJS.ErrnoException) => {
         settle({ problem: error.code === 'ECONNREFUSED' ? 'connection refused' : `request failed: ${error.code ?? error.message}` });
       });

@@ -5,6 +5,7 @@ import type { LeaderJobContext } from '../interfaces/leader-job-context.interfac
 import type { LeadershipState } from '../interfaces/leadership-state.interface.js';
 import { NEW_LEADER, STARTED_LEADING, STOPPED_LEADING } from '../leader-election.messages.js';
 import { monotonicNow } from './monotonic-clock.js';
+import { clampDelay } from './timers.js';
 
 /** What an elector knows after each step; electors publish it, ElectionState does the rest. */
 export interface LeadershipView {
@@ -162,7 +163,7 @@ export class ElectionState {
       if (!this.leading) return;
       if (this.now() < this.leadingUntil) return this.armExpiry();
       this.publish({ leader: null, term: this.state.term, leadingUntil: 0 }, 'its leadership deadline passed without a successful renew');
-    }, Math.max(0, Math.ceil(delay)));
+    }, clampDelay(delay));
     this.expiryTimer.unref();
   }
 

@@ -1,9 +1,13 @@
 import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { clampDelay } from '../../leadership/timers.js';
 import { LeaseApiError, parseStatus } from './lease-api.error.js';
 
 export type LeaseEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** etcd refuses objects over 1.5 MiB; a watch event line is that object plus a short envelope. */
+export const MAX_WATCH_LINE_CHARS = 2 * 1024 * 1024;
 
 export interface LeaseWatchHandlers {
   /** The server accepted the watch (HTTP 200): from now on, changes arrive as events. */
@@ -71,7 +75,7 @@ export class LeaseWatch {
     this.request = request;
     this.connectTimer = setTimeout(
       () => this.end(new LeaseApiError('watch', 0, 'Timeout', `watch got no answer within ${connectTimeoutMs} ms`)),
-      connectTimeoutMs,
+      clampDelay(connectTimeoutMs),
     );
     request.on('error', (error: NodeJS.ErrnoException) => this.end(LeaseApiError.from('watch', error)));
     request.on('response', (response) => this.receive(response));
@@ -99,6 +103,11 @@ export class LeaseWatch {
         const line = pending.slice(0, newline).trim();
         pending = pending.slice(newline + 1);
         if (line !== '') this.dispatch(line);
+      }
+      // One event is one Lease, at most etcd's object size limit; a longer line is not an
+      // apiserver's, and must not grow this process's memory without bound.
+      if (!this.stopped && pending.length > MAX_WATCH_LINE_CHARS) {
+        this.end(new LeaseApiError('watch', 0, 'BadStream', `watch stream carried a line over ${MAX_WATCH_LINE_CHARS} characters`));
       }
     });
     response.on('end', () => this.end(null));
