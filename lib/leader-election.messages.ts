@@ -41,9 +41,12 @@ export const JOB_FAILED = (job: string) => `Leader-only job ${job} failed`;
 export const JOB_SKIPPED = (job: string, election: string) =>
   `Skipped ${job}: this pod is not the leader of election '${election}'.`;
 
-export const DRAIN_TIMED_OUT = (running: number, timeoutMs: number) =>
-  `Shutdown: ${running} leader-only job(s) still running after ${timeoutMs} ms; giving up ` +
-  `leadership anyway. Make long jobs stop when their AbortSignal fires.`;
+export const DRAIN_TIMED_OUT = (running: Record<string, number>, timeoutMs: number) =>
+  `Shutdown: leader-only job(s) still running after ${timeoutMs} ms (` +
+  Object.entries(running).map(([election, count]) => `${count} in election '${election}'`).join(', ') +
+  `). Their Leases are not released: other pods take over when they expire, so that no other ` +
+  `pod starts the same job while these still run. Make long jobs stop when their AbortSignal ` +
+  `fires, or raise drainTimeoutMs (and the pod's terminationGracePeriodSeconds).`;
 
 export const SIDECAR_UNHEALTHY = (url: string, problem: string) =>
   `The leader-elector sidecar at ${url} gave no usable answer (${problem}); failing closed: this ` +
@@ -87,6 +90,36 @@ export const LEASE_API_RECOVERED = (election: string, lease: string) =>
 
 export const LEASE_RELEASED = (election: string, lease: string) =>
   `Election '${election}': released the Lease ${lease} so another pod can take over at once.`;
+
+export const LEASE_NOT_RELEASED = (election: string, lease: string, leaseDurationMs: number) =>
+  `Election '${election}': not releasing the Lease ${lease} because its jobs are still running; ` +
+  `it stops being renewed now and expires ${leaseDurationMs} ms after the others last saw it renewed.`;
+
+export const LEASE_NOT_OURS_TO_RELEASE = (election: string, lease: string, holder: string | null) =>
+  `Election '${election}': did not release the Lease ${lease}: it is no longer this process's ` +
+  `(${holder === null ? 'nobody holds it' : `held by ${holder}`}).`;
+
+export const EARLIER_PROCESS_HOLDS = (election: string, lease: string, identity: string) =>
+  `Election '${election}': the Lease ${lease} names this pod's identity (${identity}) but was ` +
+  `written by another process (an earlier one, if this pod restarted). Treating it as someone ` +
+  `else's: this process takes it over only once it expires, as a new term.`;
+
+export const SAME_IDENTITY_PROCESS = (election: string, lease: string, identity: string) =>
+  `Election '${election}': another live process with this pod's identity (${identity}) is ` +
+  `renewing the Lease ${lease}. Two processes share one identity (a StatefulSet pod replaced ` +
+  `while the old one still runs, or two local processes with one HOSTNAME). This process does ` +
+  `not lead while the other holds the Lease. Give every process its own identity (MY_POD_NAME ` +
+  `from the downward API, or the \`identity\` option).`;
+
+export const LEASE_COORDINATED = (election: string, lease: string, strategy: string) =>
+  `Election '${election}': the Lease ${lease} uses coordinated leader election (strategy ` +
+  `"${strategy}"), where a coordinator picks the holder. This library does not take part as a ` +
+  `candidate: it follows the Lease and never takes it by expiry. Remove spec.strategy from the ` +
+  `Lease, or use a Lease of its own for this app.`;
+
+export const HANDING_OVER = (election: string, lease: string, preferred: string) =>
+  `Election '${election}': the Lease ${lease} names ${preferred} as its preferred holder; ` +
+  `stepping down, and releasing the Lease once this election's running jobs have finished.`;
 
 export const LEASE_RELEASE_FAILED = (election: string, lease: string, problem: string) =>
   `Election '${election}': could not release the Lease ${lease} (${problem}); other pods take ` +

@@ -150,12 +150,12 @@ describe('LeaseElector.tryAcquireOrRenew', () => {
 
   it('re-reads on 409 Conflict and renews if the Lease is still its own', async () => {
     await step('acquired', { get: 1, create: 1 });
-    // Someone else touched the object (an annotation): our cached resourceVersion is stale.
+    // Someone else touched the object (added an annotation): our cached resourceVersion is stale.
     const current = stored();
-    server.putLease(NAMESPACE, { ...current, metadata: { ...current.metadata, annotations: { note: 'x' } } });
+    server.putLease(NAMESPACE, { ...current, metadata: { ...current.metadata, annotations: { ...current.metadata.annotations, note: 'x' } } });
     clock.advance(2_000);
     await step('renewed', { update: 2, get: 1 });
-    expect(stored().metadata.annotations).toEqual({ note: 'x' });
+    expect(stored().metadata.annotations).toMatchObject({ note: 'x' });
     expect(state.isLeader()).toBe(true);
   });
 
@@ -170,15 +170,27 @@ describe('LeaseElector.tryAcquireOrRenew', () => {
     expect(stored().spec.leaseTransitions).toBe(2);
   });
 
-  it('stops leading at its renew deadline and waits for the whole lease before taking it again', async () => {
+  it('stops leading at its renew deadline; a record still its own is taken back at once, as a new term', async () => {
     await step('acquired', { get: 1, create: 1 });
     clock.advance(10_000); // no renew succeeded for renewDeadline
     expect(state.isLeader()).toBe(false);
-    await step('held-by-other', { get: 1 });
-    expect(state.state.isLeader).toBe(false);
-    clock.advance(5_000); // now the Lease has expired for everyone, us included
+    // Nobody wrote since (the conditional write proves it), so nobody else can be leading.
     await step('acquired', { get: 1, update: 1 });
     expect(stored().spec.leaseTransitions).toBe(1);
+    expect(state.state).toMatchObject({ isLeader: true, term: 1 });
+  });
+
+  it('stops leading at its renew deadline and waits for the whole lease once another has written', async () => {
+    await step('acquired', { get: 1, create: 1 });
+    clock.advance(10_000);
+    expect(state.isLeader()).toBe(false);
+    server.putLease(NAMESPACE, heldBy('pod-b', { leaseTransitions: 1 }));
+    await step('held-by-other', { get: 1 });
+    clock.advance(14_999);
+    await step('held-by-other', { get: 1 });
+    clock.advance(1);
+    await step('acquired', { get: 1, update: 1 });
+    expect(stored().spec.leaseTransitions).toBe(2);
   });
 
   it('does not resume a Lease that names it but was taken by an earlier process: it waits for expiry', async () => {

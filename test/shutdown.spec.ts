@@ -107,7 +107,7 @@ describe('app.close()', () => {
     expect(logger.messages('log', 'stopped leading')).toEqual(["Election 'default': this pod (pod-a) stopped leading: shutdown began."]);
   });
 
-  it('gives up on a job that never ends after drainTimeoutMs and says so', async () => {
+  it('stops waiting for a job that never ends after drainTimeoutMs and says so', async () => {
     const { app, leader, logger } = await start({
       leaderElection: { backend: 'standalone', identity: 'pod-a', drainTimeoutMs: 50 },
       providers: [NightlyExport],
@@ -121,7 +121,7 @@ describe('app.close()', () => {
     expect(leader.isLeader()).toBe(false);
     expect(job.events).toEqual(['job signal aborted']);
     expect(logger.messages('warn')).toEqual([
-      'Shutdown: 1 leader-only job(s) still running after 50 ms; giving up leadership anyway. Make long jobs stop when their AbortSignal fires.',
+      "Shutdown: leader-only job(s) still running after 50 ms (1 in election 'default'). Their Leases are not released: other pods take over when they expire, so that no other pod starts the same job while these still run. Make long jobs stop when their AbortSignal fires, or raise drainTimeoutMs (and the pod's terminationGracePeriodSeconds).",
     ]);
   });
 

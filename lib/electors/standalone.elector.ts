@@ -9,5 +9,8 @@ export class StandaloneElector implements LeaderElector {
     this.state.publish({ leader: this.state.identity, term: null, leadingUntil: Number.POSITIVE_INFINITY });
   }
 
+  /** Nothing to acquire: this process leads from start() until the state is closed. */
+  stopCampaigning(): void {}
+
   async stop(): Promise<void> {}
 }

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ElectionState } from '../leadership/election-state.js';
 import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_SKIPPED } from '../leader-election.messages.js';
+import { setSafeTimeout } from '../leadership/timers.js';
 import { leaderJobContextStorage } from './leader-job-context.storage.js';
 
 /** A @LeaderOnly() method, as the decorator describes it to the gate. */
@@ -26,8 +27,10 @@ export interface JobCounters {
 export class JobGate {
   private readonly logger = new Logger('LeaderOnly');
   private readonly counters = new Map<string, JobCounters>();
-  private running = 0;
-  private drained: (() => void) | undefined;
+  /** Gated jobs running now, per election. */
+  private readonly running = new Map<string, number>();
+  /** Woken whenever a job finishes, by whoever waits for a drain. */
+  private readonly finishWaiters = new Set<() => void>();
 
   constructor(private readonly elections: ReadonlyMap<string, ElectionState>) {}
 
@@ -50,30 +53,30 @@ export class JobGate {
       return undefined;
     }
     counters.runs++;
-    this.running++;
+    this.running.set(job.election, (this.running.get(job.election) ?? 0) + 1);
     let result: unknown;
     try {
       // Reflect.apply as the callback keeps the per-tick cost free of closure allocations.
       result = leaderJobContextStorage.run(context, Reflect.apply, job.method, self, args);
     } catch (error) {
       this.failed(job, counters, error);
-      this.finished();
+      this.finished(job);
       return undefined;
     }
     if (result instanceof Promise) {
       return result.then(
         (value: unknown) => {
-          this.finished();
+          this.finished(job);
           return value;
         },
         (error: unknown) => {
           this.failed(job, counters, error);
-          this.finished();
+          this.finished(job);
           return undefined;
         },
       );
     }
-    this.finished();
+    this.finished(job);
     return result;
   }
 
@@ -83,9 +86,11 @@ export class JobGate {
     this.logger.error(`${JOB_FAILED(job.name)}: ${error instanceof Error ? error.message : String(error)}`, error instanceof Error ? error.stack : undefined);
   }
 
-  private finished(): void {
-    this.running--;
-    if (this.running === 0) this.drained?.();
+  private finished(job: GatedJob): void {
+    const left = (this.running.get(job.election) ?? 1) - 1;
+    if (left === 0) this.running.delete(job.election);
+    else this.running.set(job.election, left);
+    for (const wake of this.finishWaiters) wake();
   }
 
   private countersOf(name: string): JobCounters {
@@ -102,20 +107,35 @@ export class JobGate {
     return Object.fromEntries([...this.counters].map(([name, counters]) => [name, { ...counters }]));
   }
 
-  /** Resolves when no gated job is running, or after `timeoutMs`; says which. */
-  async drain(timeoutMs: number): Promise<boolean> {
-    if (this.running === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const finished = new Promise<boolean>((resolve) => {
-      this.drained = () => resolve(true);
-    });
-    const timedOut = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const done = await Promise.race([finished, timedOut]);
-    clearTimeout(timer);
-    this.drained = undefined;
-    if (!done) this.logger.warn(DRAIN_TIMED_OUT(this.running, timeoutMs));
-    return done;
+  /**
+   * Resolves once no gated job of `elections` (every election, if omitted) is running, or after
+   * `timeoutMs`, with the elections whose jobs are still running then and how many (empty: all
+   * drained). A timeout is logged once, naming them.
+   */
+  async drain(timeoutMs: number, elections?: readonly string[]): Promise<Record<string, number>> {
+    const busy = () => Object.fromEntries([...this.running].filter(([election]) => elections === undefined || elections.includes(election)));
+    if (Object.keys(busy()).length === 0) return {};
+    let wake: () => void = () => {};
+    let timedOut = false;
+    const timer = setSafeTimeout(() => {
+      timedOut = true;
+      wake();
+    }, timeoutMs);
+    try {
+      while (!timedOut && Object.keys(busy()).length > 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          this.finishWaiters.add(resolve);
+        });
+        this.finishWaiters.delete(wake);
+      }
+    } finally {
+      clearTimeout(timer);
+      this.finishWaiters.delete(wake);
+    }
+    const still = busy();
+    if (Object.keys(still).length > 0) this.logger.warn(DRAIN_TIMED_OUT(still, timeoutMs));
+    return still;
   }
+
 }

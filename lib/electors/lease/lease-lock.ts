@@ -7,8 +7,8 @@ import {
   type ResponseContext,
   type V1Lease,
 } from '@kubernetes/client-node';
+import { clampDelay } from '../../leadership/timers.js';
 import { LeaseApiError, type LeaseVerb } from './lease-api.error.js';
-import { leaseSpecFromRecord, type LeaderElectionRecord } from './lease-record.js';
 
 /**
  * The storage half of client-go's split: one Lease object, read and written through the real
@@ -32,10 +32,10 @@ export class LeaseLock {
     return `${this.namespace}/${this.name}`;
   }
 
-  /** The Lease, or null when it does not exist. */
-  async get(): Promise<V1Lease | null> {
+  /** The Lease, or null when it does not exist. `timeoutMs` shortens the request timeout. */
+  async get(timeoutMs?: number): Promise<V1Lease | null> {
     try {
-      return await this.call('get', (options) =>
+      return await this.call('get', timeoutMs, (options) =>
         this.api.readNamespacedLease({ name: this.name, namespace: this.namespace }, options),
       );
     } catch (error) {
@@ -44,22 +44,20 @@ export class LeaseLock {
     }
   }
 
-  /** Creates the Lease; 409 AlreadyExists when another candidate created it first. */
-  create(record: LeaderElectionRecord): Promise<V1Lease> {
-    const body: V1Lease = {
-      apiVersion: 'coordination.k8s.io/v1',
-      kind: 'Lease',
-      metadata: { name: this.name, namespace: this.namespace },
-      spec: leaseSpecFromRecord(record),
-    };
-    return this.call('create', (options) =>
+  /** Creates the Lease (this lock's name and namespace); 409 AlreadyExists if another did first. */
+  create(lease: V1Lease): Promise<V1Lease> {
+    const body: V1Lease = { ...lease, metadata: { ...lease.metadata, name: this.name, namespace: this.namespace } };
+    return this.call('create', undefined, (options) =>
       this.api.createNamespacedLease({ namespace: this.namespace, body }, options),
     );
   }
 
-  /** Conditional replace: the body carries the resourceVersion last read; 409 Conflict if stale. */
-  update(lease: V1Lease): Promise<V1Lease> {
-    return this.call('update', (options) =>
+  /**
+   * Conditional replace: the body carries the resourceVersion last read; 409 Conflict if stale.
+   * `timeoutMs` shortens the request timeout.
+   */
+  update(lease: V1Lease, timeoutMs?: number): Promise<V1Lease> {
+    return this.call('update', timeoutMs, (options) =>
       this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body: lease }, options),
     );
   }
@@ -69,13 +67,13 @@ export class LeaseLock {
     for (const controller of this.inFlight) controller.abort();
   }
 
-  private async call<T>(verb: LeaseVerb, send: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
+  private async call<T>(verb: LeaseVerb, timeoutMs: number | undefined, send: (options: ConfigurationOptions) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, this.requestTimeoutMs);
+    }, clampDelay(Math.min(timeoutMs ?? this.requestTimeoutMs, this.requestTimeoutMs)));
     this.inFlight.add(controller);
     try {
       return await send(withSignal(controller.signal));

@@ -43,14 +43,78 @@ export function formatMicroTime(date: Date): string {
   return new V1MicroTime(date.getTime()).toISOString();
 }
 
-/** The Lease with a new spec, keeping its metadata (resourceVersion, labels, annotations). */
-export function withRecord(lease: V1Lease, record: LeaderElectionRecord): V1Lease {
-  const { managedFields: _managedFields, ...metadata } = lease.metadata ?? {};
+/**
+ * The annotation that says which process wrote the record: a random id each process draws at
+ * start and writes with every acquire, renew and release. `holderIdentity` stays the pod name,
+ * for humans, for client-go and for the sidecar-style answer; the incarnation tells two processes
+ * with that one name apart (a StatefulSet pod replaced while the old one still runs, two local
+ * processes with one HOSTNAME). Annotations are kept by every writer that does not know them
+ * (client-go replaces the spec only), so a foreign holder's record carries whatever incarnation
+ * was there before: it is ours only when the holder is our identity AND the incarnation ours.
+ */
+export const INCARNATION_ANNOTATION = 'nestjs-cluster-leader/incarnation';
+
+/** The incarnation that wrote this Lease's record, if one of ours did. */
+export function incarnationOf(lease: V1Lease | null | undefined): string | undefined {
+  const value = lease?.metadata?.annotations?.[INCARNATION_ANNOTATION];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * Whether two records are the same election record. client-go restarts its expiry clock only
+ * when the record changes (it compares the raw record); a label or annotation written by a
+ * GitOps tool or a human changes the resourceVersion but not the record, and must not keep a
+ * dead holder's Lease alive. The incarnation counts as part of the record: it changes only with
+ * a write by one of our processes, which always changes renewTime too.
+ */
+export function sameRecord(a: LeaderElectionRecord, b: LeaderElectionRecord): boolean {
+  return (
+    a.holderIdentity === b.holderIdentity &&
+    a.leaseDurationSeconds === b.leaseDurationSeconds &&
+    a.leaseTransitions === b.leaseTransitions &&
+    a.acquireTime?.getTime() === b.acquireTime?.getTime() &&
+    a.renewTime?.getTime() === b.renewTime?.getTime()
+  );
+}
+
+export interface WriteOptions {
+  /** Our process's incarnation, written with every record (see INCARNATION_ANNOTATION). */
+  incarnation: string;
+  /**
+   * Keep `spec.strategy` and `spec.preferredHolder` (coordinated leader election, Kubernetes
+   * 1.31+): they are the coordinator's, not the holder's. A renew and a release keep them. A
+   * takeover drops them, as client-go's non-coordinated elector does (it writes the spec from its
+   * record alone): a preferredHolder copied onto our own takeover would name someone else.
+   */
+  keepCoordination: boolean;
+}
+
+/** A new Lease carrying the record, as this process creates it. */
+export function newLease(record: LeaderElectionRecord, incarnation: string): V1Lease {
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
-    metadata,
-    spec: { ...lease.spec, ...leaseSpecFromRecord(record) },
+    metadata: { annotations: { [INCARNATION_ANNOTATION]: incarnation } },
+    spec: leaseSpecFromRecord(record),
+  };
+}
+
+/**
+ * The Lease with a new spec, built from the record (as client-go's LeaseLock does, not spread
+ * over the old spec), keeping its metadata (resourceVersion, labels, other annotations).
+ */
+export function withRecord(lease: V1Lease, record: LeaderElectionRecord, { incarnation, keepCoordination }: WriteOptions): V1Lease {
+  const { managedFields: _managedFields, ...metadata } = lease.metadata ?? {};
+  const spec: V1LeaseSpec = leaseSpecFromRecord(record);
+  if (keepCoordination) {
+    if (lease.spec?.strategy !== undefined) spec.strategy = lease.spec.strategy;
+    if (lease.spec?.preferredHolder !== undefined) spec.preferredHolder = lease.spec.preferredHolder;
+  }
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { ...metadata, annotations: { ...metadata.annotations, [INCARNATION_ANNOTATION]: incarnation } },
+    spec,
   };
 }
 

@@ -1,20 +1,30 @@
 import { Logger } from '@nestjs/common';
 import { KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { randomUUID } from 'node:crypto';
 import type { ElectionState } from '../../leadership/election-state.js';
 import { monotonicNow } from '../../leadership/monotonic-clock.js';
+import { setSafeTimeout } from '../../leadership/timers.js';
 import {
+  EARLIER_PROCESS_HOLDS,
+  HANDING_OVER,
   LEASE_API_PROBLEM,
   LEASE_API_RECOVERED,
+  LEASE_COORDINATED,
+  LEASE_NOT_OURS_TO_RELEASE,
+  LEASE_NOT_RELEASED,
   LEASE_RELEASED,
   LEASE_RELEASE_FAILED,
+  SAME_IDENTITY_PROCESS,
 } from '../../leader-election.messages.js';
 import type { ResolvedLease } from '../../options/resolve-options.js';
-import type { LeaderElector } from '../leader-elector.interface.js';
-import { LeaseApiError } from './lease-api.error.js';
+import type { ElectionJobs, LeaderElector, StopOptions } from '../leader-elector.interface.js';
+import { LeaseApiError, type LeaseVerb } from './lease-api.error.js';
 import type { LeaseLock } from './lease-lock.js';
 import { LeaseLock as KubeLeaseLock } from './lease-lock.js';
-import { recordFromLeaseSpec, withRecord, type LeaderElectionRecord } from './lease-record.js';
-import { LeaseWatch, type LeaseEventType } from './lease-watch.js';
+import { LeaseObservation, isOlder, type OwnTerm } from './lease-observation.js';
+import { incarnationOf, newLease, withRecord, type LeaderElectionRecord } from './lease-record.js';
+import { LeaseWatchKeeper } from './lease-watch-keeper.js';
+import type { LeaseEventType } from './lease-watch.js';
 
 /** The two clocks the algorithm reads; injected so tests control time. */
 export interface ElectorClock {
@@ -28,50 +38,63 @@ export const systemClock: ElectorClock = { now: monotonicNow, wallNow: () => new
 
 /** client-go's JitterFactor: failed attempts are retried after retryPeriod x (1 + 1.2 x rand). */
 const JITTER_FACTOR = 1.2;
-/** A watch ends by itself after 5-10 min (like client-go's reflectors), spreading re-watches. */
-const WATCH_TIMEOUT_SECONDS = { min: 300, spread: 300 };
 /** After 401/403 the pod cannot win until RBAC changes: retry slowly. */
 const AUTH_FAILURE_RETRY_FACTOR = 10;
+/** A release that meets a conflict re-reads and tries again, at most this many writes in all. */
+const RELEASE_ATTEMPTS = 3;
 
-export type StepOutcome = 'acquired' | 'renewed' | 'held-by-other' | 'conflict' | 'failed';
+/** Jobs that never end while shutdown waits for them: the drain the elector may ask for. */
+const NO_JOBS: ElectionJobs = { drain: async () => true };
+
+export type StepOutcome = 'acquired' | 'renewed' | 'held-by-other' | 'conflict' | 'failed' | 'idle';
 
 /**
  * client-go's leader election (tools/leaderelection) on a coordination.k8s.io/v1 Lease, made
  * watch-driven. What it guarantees, and what it does not:
  *
- * - Followers judge expiry on their own monotonic clock, from the moment they OBSERVED the Lease
- *   change (a new resourceVersion), never from the renewTime another machine wrote. Clock offsets
+ * - Followers judge expiry on their own monotonic clock, from the moment they OBSERVED the
+ *   election record change, never from the renewTime another machine wrote. Clock offsets
  *   between machines do not matter; clock RATES may differ by less than
  *   (leaseDuration - renewDeadline) / leaseDuration (a third, with the defaults).
  * - The leader believes it leads until the SEND time of its last successful write plus
  *   renewDeadline, which is earlier than any follower's expiry (they start counting only when
  *   they see that write, and wait the longer leaseDuration). So the leader steps down before any
- *   follower can take over, even when it is cut off from the API.
+ *   follower can take over, even when it is cut off from the API. The deadline is checked again
+ *   after every await of a round, so a late answer never extends it.
  * - Every write is conditional on the resourceVersion last read; a lost race is a 409, not a
  *   second leader.
+ * - A process only ever renews a record it wrote itself in its current term (its identity, its
+ *   incarnation: a random id per process, and its own acquireTime and leaseTransitions). A
+ *   record naming its identity but written by another process (a restarted pod's predecessor,
+ *   or a second live process with the same name) is someone else's, and is taken over only when
+ *   it expires, as a new term. client-go resumes such a record; it assumes one process per name.
  * - It does not fence by itself: a process that is paused (GC, SIGSTOP, a frozen VM) longer than
- *   its remaining lease can act after losing it. Jobs get the term (leaseTransitions) as a fencing
- *   token for the systems they write to.
+ *   its remaining lease can act after losing it. Jobs get the term as a fencing token.
  *
  * Where client-go polls every retryPeriod, followers here watch their one Lease: a release or a
  * new holder is seen within milliseconds, and a timer armed for the observed expiry replaces the
  * poll. That timer is also the safety net for a watch that stalls silently: a follower that sees
  * nothing for a whole lease duration re-checks with a conditional write, which fails with 409 if
  * its view was stale, and then re-reads and re-watches.
+ *
+ * Load: a candidate starts at most one round (tryAcquireOrRenew) per retry period, whatever
+ * happens, and a round sends at most three requests (a write, a read, a write); the watch is
+ * opened at most once per retry period. Every timer delay is clamped (see timers.ts).
  */
 export class LeaseElector implements LeaderElector {
   private readonly logger = new Logger('LeaderElection');
+  /** This process's incarnation: written with every record it writes. */
+  readonly incarnation = randomUUID();
+  private readonly observation: LeaseObservation;
+  private readonly watch: LeaseWatchKeeper;
 
-  /** The Lease as last read or written (client-go: observedRecord and observedRawRecord). */
-  private observedLease: V1Lease | null = null;
-  private observedRecord: LeaderElectionRecord | null = null;
-  /** When (monotonic) the Lease was last seen to change (client-go: observedTime). */
-  private observedTime = 0;
   /** True while this process holds the Lease: it acquired it and renewed it in time. */
   private holding = false;
+  /** The acquisition of this process's current (or last) term, which its records must carry. */
+  private ownTerm: OwnTerm | null = null;
   /** Send time of the last successful write + renewDeadline (monotonic). */
   private leadingUntil = 0;
-  /** When the last round of tryAcquireOrRenew began: the leader renews one retry period later. */
+  /** When the last round of tryAcquireOrRenew began: the next may begin a retry period later. */
   private lastAttemptAt = Number.NEGATIVE_INFINITY;
   /** A write lost a race (409): the cached Lease is outdated until a newer version is seen. */
   private cacheStale = false;
@@ -79,14 +102,16 @@ export class LeaseElector implements LeaderElector {
   private lastFailure: LeaseApiError | null = null;
   /** The fault currently reported, so each is logged once per change, not once per attempt. */
   private problem: string | null = null;
+  /** False once shutdown began: from then on this process never acquires, only renews. */
+  private campaigning = true;
+  /** Stepping down for a preferred holder: keep renewing while this election's jobs drain. */
+  private handingOver = false;
+  /** What has been said once already (foreign incarnations, coordinated Leases). */
+  private readonly reported = new Set<string>();
+  private everObserved = false;
 
   private stepTimer: NodeJS.Timeout | undefined;
   private stepping: Promise<void> | undefined;
-  private watch: LeaseWatch | undefined;
-  private watchOpening = false;
-  private watchHealthy = false;
-  private watchOpenedAt = Number.NEGATIVE_INFINITY;
-  private watchRetryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(
@@ -95,12 +120,33 @@ export class LeaseElector implements LeaderElector {
     private readonly lock: LeaseLock,
     private readonly clock: ElectorClock = systemClock,
     private readonly random: () => number = Math.random,
-  ) {}
+    private readonly jobs: ElectionJobs = NO_JOBS,
+  ) {
+    this.observation = new LeaseObservation(state.identity, this.incarnation, options.leaseDurationMs, clock.now);
+    this.watch = new LeaseWatchKeeper(
+      lock,
+      {
+        retryPeriodMs: options.retryPeriodMs,
+        requestTimeoutMs: options.requestTimeoutMs,
+        now: clock.now,
+        random,
+        resumeFrom: () => this.observation.resourceVersion,
+      },
+      {
+        opened: () => this.replan(),
+        changed: (type, lease) => this.onWatchEvent(type, lease),
+        lost: (error) => {
+          if (error !== null && !this.stopped) this.report(error);
+          this.replan();
+        },
+      },
+    );
+  }
 
-  static create(state: ElectionState, options: ResolvedLease): LeaseElector {
+  static create(state: ElectionState, options: ResolvedLease, jobs: ElectionJobs = NO_JOBS): LeaseElector {
     const kubeConfig = options.kubeConfig ?? loadDefaultKubeConfig();
     const lock = new KubeLeaseLock(kubeConfig, options.namespace, options.name, options.requestTimeoutMs);
-    return new LeaseElector(state, options, lock);
+    return new LeaseElector(state, options, lock, systemClock, Math.random, jobs);
   }
 
   get identity(): string {
@@ -111,16 +157,30 @@ export class LeaseElector implements LeaderElector {
     this.scheduleStep(0);
   }
 
-  async stop(): Promise<void> {
+  /** Shutdown began: never acquire from now on; a Lease held is renewed until stop() releases it. */
+  stopCampaigning(): void {
+    this.campaigning = false;
+  }
+
+  /**
+   * Stops for good. The round in flight is aborted (so shutdown never waits for a slow request),
+   * then, with `release`, a Lease this process wrote is released within one request timeout in
+   * all; without it (its jobs are still running) the Lease is left to expire.
+   */
+  async stop({ release = true }: StopOptions = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.campaigning = false;
     clearTimeout(this.stepTimer);
-    clearTimeout(this.watchRetryTimer);
-    this.watch?.stop();
-    this.watch = undefined;
-    // A renew in flight would change the resourceVersion under the release: let it land first.
+    this.watch.stop();
+    this.lock.abortAll();
     await this.stepping;
-    if (this.holding && this.options.releaseOnShutdown) await this.release();
+    const ours = this.observation.isOurs(this.ownTerm);
+    if (ours && !release) {
+      this.logger.warn(LEASE_NOT_RELEASED(this.state.name, this.lock.describe(), this.observation.leaseDurationMs));
+    } else if (ours && this.options.releaseOnShutdown) {
+      await this.release(this.options.requestTimeoutMs);
+    }
     this.holding = false;
     this.lock.abortAll();
   }
@@ -132,56 +192,75 @@ export class LeaseElector implements LeaderElector {
   async tryAcquireOrRenew(): Promise<StepOutcome> {
     this.lastAttemptAt = this.clock.now();
     // 1. A leadership that ran past its deadline is over, whatever happens next.
-    if (this.holding && this.clock.now() >= this.leadingUntil) {
-      this.loseHold('it could not renew the Lease before its renew deadline');
-    }
+    this.checkDeadline();
+    if (!this.holding && !this.campaigning) return 'idle';
 
     // 2. Write straight from the cached object when it can be trusted to be current: the leader
     //    renewing (client-go's fast path), or a follower whose live watch shows the Lease free.
     //    The leader that loses that race re-reads at once (3.); a follower waits for the watch to
     //    show the winner, and re-reads only if the watch stays silent (see step()).
-    const trusted = this.observedLease !== null && !this.cacheStale;
-    if (trusted && (this.holding || (this.watchHealthy && this.isFree()))) {
+    const trusted = this.observation.lease !== null && !this.cacheStale;
+    if (trusted && (this.holding || (this.watch.healthy && this.mayAcquire()))) {
       const outcome = await this.write();
-      if (outcome !== 'conflict' || !this.holding) return outcome;
+      this.checkDeadline();
+      if (outcome !== 'conflict' || !this.holding || this.stopped) return outcome;
     }
 
-    // 3. Read the Lease; create it when it does not exist (409 AlreadyExists: someone else did).
+    // 3. Read the Lease; create it when it does not exist (409 AlreadyExists: someone else did),
+    //    unless a holder was seen before the deletion and its lease may still be running.
     let lease: V1Lease | null;
     try {
       lease = await this.lock.get();
     } catch (error) {
-      return this.failed(error);
+      return this.failed('get', error);
     }
-    if (lease === null) return this.create();
+    this.checkDeadline();
+    if (this.stopped) return 'idle';
+    if (lease === null) {
+      this.leaseGone('the Lease was deleted');
+      if (!this.mayAcquire()) {
+        this.succeeded();
+        this.publish();
+        return this.campaigning ? 'held-by-other' : 'idle';
+      }
+      return this.create();
+    }
     this.observe(lease);
 
-    // 4. Held by another candidate and not expired by our own observation: wait.
-    if (!this.holding && !this.isFree()) {
+    // 4. Held by someone else and not expired by our own observation (or we may not acquire): wait.
+    if (!this.holding && !this.mayAcquire()) {
       this.succeeded();
       this.publish();
-      return 'held-by-other';
+      return this.campaigning ? 'held-by-other' : 'idle';
     }
 
     // 5. Free, expired, or ours: take it or renew it, conditionally on what we just read.
-    return this.write();
+    const outcome = await this.write();
+    this.checkDeadline();
+    return outcome;
   }
 
-  /** The Lease is free to take: no holder, or no change observed for the holder's lease duration. */
-  private isFree(): boolean {
-    const record = this.observedRecord;
-    if (record === null) return true;
-    if (record.holderIdentity === '') return true;
-    return this.clock.now() >= this.expiresAt();
+  /**
+   * May this process take the Lease now: it is campaigning, the Lease is not coordinated, and it
+   * is free by our observation, or it still carries this process's own record (no one has
+   * written since: taking it back is a new term, and the write is conditional).
+   */
+  private mayAcquire(): boolean {
+    if (!this.campaigning || this.observation.strategy !== undefined) return false;
+    const preferred = this.observation.preferredHolder;
+    if (preferred !== undefined && preferred !== this.identity) return false;
+    return this.observation.isFree() || this.observation.isOurs(this.ownTerm);
   }
 
-  private expiresAt(): number {
-    return this.observedTime + (this.observedRecord?.leaseDurationSeconds ?? 0) * 1000;
+  private checkDeadline(): void {
+    if (this.holding && this.clock.now() >= this.leadingUntil) {
+      this.loseHold('it could not renew the Lease before its renew deadline');
+    }
   }
 
   private async write(): Promise<StepOutcome> {
-    const lease = this.observedLease!;
-    const previous = this.observedRecord!;
+    const lease = this.observation.lease!;
+    const previous = this.observation.record!;
     const renewing = this.holding;
     const wallNow = this.clock.wallNow();
     const leaseDurationSeconds = this.options.leaseDurationMs / 1000;
@@ -197,22 +276,18 @@ export class LeaseElector implements LeaderElector {
     const sentAt = this.clock.now();
     let written: V1Lease;
     try {
-      written = await this.lock.update(withRecord(lease, record));
+      written = await this.lock.update(withRecord(lease, record, { incarnation: this.incarnation, keepCoordination: renewing }));
     } catch (error) {
       const apiError = LeaseApiError.from('update', error);
       if (apiError.status === 409) return this.conflict();
       if (apiError.status === 404) {
-        // Deleted under us: forget it, so the next read creates it afresh.
-        this.forgetLease('the Lease was deleted');
+        this.leaseGone('the Lease was deleted');
         return this.conflict();
       }
-      return this.failed(apiError);
+      return this.failed('update', apiError);
     }
-    this.hold(sentAt);
-    this.observe(written);
-    this.succeeded();
-    this.publish();
-    return renewing ? 'renewed' : 'acquired';
+    if (this.stopped) return 'idle';
+    return this.took(written, record, sentAt, renewing ? 'renewed' : 'acquired');
   }
 
   private async create(): Promise<StepOutcome> {
@@ -222,49 +297,81 @@ export class LeaseElector implements LeaderElector {
       leaseDurationSeconds: this.options.leaseDurationMs / 1000,
       acquireTime: wallNow,
       renewTime: wallNow,
-      leaseTransitions: 0,
+      // A re-created Lease continues the count we saw, so the term does not go back to 0.
+      leaseTransitions: this.observation.highestTransitions === null ? 0 : this.observation.highestTransitions + 1,
     };
     const sentAt = this.clock.now();
     let created: V1Lease;
     try {
-      created = await this.lock.create(record);
+      created = await this.lock.create(newLease(record, this.incarnation));
     } catch (error) {
       const apiError = LeaseApiError.from('create', error);
       if (apiError.status === 409) return this.conflict();
-      return this.failed(apiError);
+      return this.failed('create', apiError);
     }
-    this.hold(sentAt);
-    this.observe(created);
-    this.succeeded();
-    this.publish();
-    return 'acquired';
+    if (this.stopped) return 'idle';
+    return this.took(created, record, sentAt, 'acquired');
   }
 
-  /** client-go's release: holder "", leaseDurationSeconds 1, so followers take over at once. */
-  private async release(): Promise<void> {
-    const lease = this.observedLease;
-    const previous = this.observedRecord;
-    if (lease === null || previous === null) return;
-    const wallNow = this.clock.wallNow();
-    const record: LeaderElectionRecord = {
-      holderIdentity: '',
-      leaseDurationSeconds: 1,
-      acquireTime: wallNow,
-      renewTime: wallNow,
-      leaseTransitions: previous.leaseTransitions,
-    };
-    try {
-      await this.lock.update(withRecord(lease, record));
-      this.logger.log(LEASE_RELEASED(this.state.name, this.lock.describe()));
-    } catch (error) {
-      // A 409 means the Lease changed since our last renew, so it is not ours to release.
-      this.logger.warn(LEASE_RELEASE_FAILED(this.state.name, this.lock.describe(), LeaseApiError.from('update', error).message));
+  /** A write of ours succeeded: this process holds the Lease until sentAt + renewDeadline. */
+  private took(written: V1Lease, record: LeaderElectionRecord, sentAt: number, outcome: 'acquired' | 'renewed'): StepOutcome {
+    if (outcome === 'acquired') {
+      this.ownTerm = { acquireTimeMs: record.acquireTime!.getTime(), leaseTransitions: record.leaseTransitions };
     }
-  }
-
-  private hold(sentAt: number): void {
     this.holding = true;
     this.leadingUntil = sentAt + this.options.renewDeadlineMs;
+    this.observe(written);
+    this.succeeded();
+    this.publish();
+    return outcome;
+  }
+
+  /**
+   * client-go's tryRelease: holder "", leaseDurationSeconds 1, so followers take over at once.
+   * A 409 means our cached object is older than the server's (a renew whose answer was lost, or
+   * one aborted by stop()): re-read, and release if the record is still this process's. All of it
+   * within `budgetMs`, so shutdown time stays bounded.
+   */
+  private async release(budgetMs: number): Promise<void> {
+    const deadline = this.clock.now() + budgetMs;
+    let lease = this.observation.lease;
+    let problem = 'no time left';
+    for (let attempt = 0; attempt < RELEASE_ATTEMPTS; attempt++) {
+      if (lease === null || !this.observation.isOurs(this.ownTerm, lease)) {
+        const holder = lease?.spec?.holderIdentity || null;
+        this.logger.log(LEASE_NOT_OURS_TO_RELEASE(this.state.name, this.lock.describe(), holder));
+        return;
+      }
+      const remaining = deadline - this.clock.now();
+      if (remaining <= 0) break;
+      const wallNow = this.clock.wallNow();
+      const record: LeaderElectionRecord = {
+        holderIdentity: '',
+        leaseDurationSeconds: 1,
+        acquireTime: wallNow,
+        renewTime: wallNow,
+        leaseTransitions: this.ownTerm!.leaseTransitions,
+      };
+      try {
+        await this.lock.update(withRecord(lease, record, { incarnation: this.incarnation, keepCoordination: true }), remaining);
+        this.logger.log(LEASE_RELEASED(this.state.name, this.lock.describe()));
+        return;
+      } catch (error) {
+        const apiError = LeaseApiError.from('update', error);
+        problem = apiError.message;
+        if (apiError.status === 404) return;
+        if (apiError.status !== 409) break;
+      }
+      const left = deadline - this.clock.now();
+      if (left <= 0) break;
+      try {
+        lease = await this.lock.get(left);
+      } catch (error) {
+        problem = LeaseApiError.from('get', error).message;
+        break;
+      }
+    }
+    this.logger.warn(LEASE_RELEASE_FAILED(this.state.name, this.lock.describe(), problem));
   }
 
   private loseHold(reason: string): void {
@@ -274,37 +381,79 @@ export class LeaseElector implements LeaderElector {
     this.publish(reason);
   }
 
-  /** Takes in a Lease read, written or watched; a new resourceVersion restarts the expiry clock. */
+  /** Takes in a Lease read, written or watched, and acts on what changed. */
   private observe(lease: V1Lease): void {
-    const version = lease.metadata?.resourceVersion;
-    const known = this.observedLease?.metadata?.resourceVersion;
-    if (this.observedLease !== null && isOlder(version, known)) return; // a late watch event
-    if (version !== known || this.observedLease === null) {
-      this.observedTime = this.clock.now();
-      this.cacheStale = false;
+    const change = this.observation.observe(lease);
+    if (change.ignored) return;
+    if (change.versionChanged) this.cacheStale = false;
+    const firstLook = !this.everObserved;
+    this.everObserved = true;
+    const ours = this.observation.isOurs(this.ownTerm);
+    if (this.holding && !ours) {
+      const holder = this.observation.holder;
+      this.loseHold(
+        holder === this.identity
+          ? `another process with this identity (${holder}) holds the Lease`
+          : `${holder ?? 'nobody'} now holds the Lease`,
+      );
     }
-    this.observedLease = lease;
-    this.observedRecord = recordFromLeaseSpec(lease.spec);
-    if (this.holding && this.observedRecord.holderIdentity !== this.identity) {
-      this.loseHold(`${this.observedRecord.holderIdentity || 'nobody'} now holds the Lease`);
+    if (!ours && this.observation.namesUsFromAnotherProcess()) this.noteOtherProcess(firstLook, change.recordChanged);
+    const strategy = this.observation.strategy;
+    if (strategy !== undefined) this.once(`strategy:${strategy}`, () => this.logger.warn(LEASE_COORDINATED(this.state.name, this.lock.describe(), strategy)));
+    const preferred = this.observation.preferredHolder;
+    if (this.holding && !this.handingOver && preferred !== undefined && preferred !== this.identity) this.handOver(preferred);
+  }
+
+  /** The record names us but another process wrote it: a predecessor, or a twin that is alive. */
+  private noteOtherProcess(firstLook: boolean, recordChanged: boolean): void {
+    const other = incarnationOf(this.observation.lease) ?? 'none';
+    if (firstLook) {
+      this.once(`earlier:${other}`, () => this.logger.log(EARLIER_PROCESS_HOLDS(this.state.name, this.lock.describe(), this.identity)));
+    } else if (recordChanged) {
+      // It was written again after we first saw it: that process is alive and renewing.
+      this.once(`twin:${other}`, () => this.logger.warn(SAME_IDENTITY_PROCESS(this.state.name, this.lock.describe(), this.identity)));
     }
   }
 
-  private forgetLease(reason: string): void {
+  /**
+   * Coordinated election's "end of term" names another holder: step down now, keep renewing
+   * while this election's running jobs finish, then release (client-go only stops renewing and
+   * lets the Lease expire; releasing after the drain hands over without that wait). If the jobs
+   * do not finish in time, the Lease is left to expire instead, as on shutdown.
+   */
+  private handOver(preferred: string): void {
+    this.handingOver = true;
+    this.logger.log(HANDING_OVER(this.state.name, this.lock.describe(), preferred));
+    this.publish(`the Lease names ${preferred} as its preferred holder`);
+    void this.jobs.drain().then(async (drained) => {
+      if (this.stopped || !this.holding) return;
+      if (!drained) {
+        this.logger.warn(LEASE_NOT_RELEASED(this.state.name, this.lock.describe(), this.observation.leaseDurationMs));
+        this.holding = false;
+        return;
+      }
+      await this.stepping;
+      if (!this.stopped && this.observation.isOurs(this.ownTerm)) await this.release(this.options.requestTimeoutMs);
+      this.holding = false;
+      this.handingOver = false;
+      this.replan();
+    });
+  }
+
+  /** The Lease is gone: step down if we held it; its last holder's lease is remembered. */
+  private leaseGone(reason: string): void {
     this.cacheStale = false;
-    this.observedLease = null;
-    this.observedRecord = null;
-    this.observedTime = this.clock.now();
+    this.observation.deleted(this.ownTerm);
     this.loseHold(reason);
   }
 
   private publish(reason = 'another pod holds the Lease'): void {
-    const holder = this.observedRecord?.holderIdentity;
+    const record = this.observation.record;
     this.state.publish(
       {
-        leader: holder ? holder : null,
-        term: this.observedRecord?.leaseTransitions ?? null,
-        leadingUntil: this.holding ? this.leadingUntil : 0,
+        leader: this.observation.holder,
+        term: record?.leaseTransitions ?? null,
+        leadingUntil: this.holding && !this.handingOver ? this.leadingUntil : 0,
       },
       reason,
     );
@@ -324,9 +473,10 @@ export class LeaseElector implements LeaderElector {
     }
   }
 
-  private failed(error: unknown): StepOutcome {
-    const apiError = LeaseApiError.from('get', error);
+  private failed(verb: LeaseVerb, error: unknown): StepOutcome {
+    const apiError = LeaseApiError.from(verb, error);
     this.lastFailure = apiError;
+    if (this.stopped) return 'failed'; // stop() aborted it: not a fault worth a line
     this.report(apiError);
     this.publish(`the Kubernetes API failed (${apiError.message})`);
     return 'failed';
@@ -335,7 +485,7 @@ export class LeaseElector implements LeaderElector {
   /** Logs a fault once per change of kind; the state machine itself never throws. */
   private report(error: LeaseApiError): void {
     // By kind of fault, not by verb: the watch and the reads usually fail alike, and one line
-    // (which names every rule the pod needs) says all there is to say.
+    // (which names every rule the pod needs, and the verb that failed first) says all there is.
     const kind = `${error.status}:${error.reason}`;
     if (kind === this.problem) return;
     this.problem = kind;
@@ -347,51 +497,63 @@ export class LeaseElector implements LeaderElector {
     }
   }
 
+  private once(key: string, say: () => void): void {
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    say();
+  }
+
   // ---- scheduling -------------------------------------------------------------------------
 
+  /** Arms the next round, never sooner than one retry period after the last one began. */
   private scheduleStep(delayMs: number): void {
     if (this.stopped) return;
     clearTimeout(this.stepTimer);
-    this.stepTimer = setTimeout(() => {
+    const spacing = this.lastAttemptAt + this.options.retryPeriodMs - this.clock.now();
+    this.stepTimer = setSafeTimeout(() => {
       this.stepTimer = undefined;
       this.stepping = this.step().finally(() => (this.stepping = undefined));
-    }, Math.max(0, Math.ceil(delayMs)));
-    this.stepTimer.unref();
+    }, Math.max(delayMs, spacing));
   }
 
   private async step(): Promise<void> {
     // A write lost a race a retry period ago and the watch still has not shown the newer
     // version: the watch has stalled silently. Start it afresh; the read below catches up.
-    if (this.cacheStale && this.watchHealthy && !this.holding) this.restartWatch(undefined);
+    if (this.cacheStale && this.watch.healthy && !this.holding) this.watch.restart();
     await this.tryAcquireOrRenew();
     if (this.stopped) return;
-    this.ensureWatch();
+    this.watch.ensure();
     this.scheduleStep(this.nextStepDelay());
   }
 
   /** When to act next: renew on the retry period, else when the observed lease runs out. */
   private nextStepDelay(): number {
-    const { retryPeriodMs } = this.options;
+    const { retryPeriodMs, leaseDurationMs } = this.options;
     const now = this.clock.now();
-    // client-go's renew loop: one attempt per retry period, whether the last one worked or not.
-    if (this.holding) return this.lastAttemptAt + retryPeriodMs - now;
     const failure = this.lastFailure;
+    // 429 Too Many Requests: wait as long as the server asks, up to one lease duration.
+    const backoff = failure?.status === 429 ? Math.min(failure.retryAfterMs ?? retryPeriodMs, leaseDurationMs) : 0;
+    // client-go's renew loop: one attempt per retry period, whether the last one worked or not.
+    if (this.holding) return Math.max(this.lastAttemptAt + retryPeriodMs - now, backoff);
+    if (!this.campaigning) return Number.POSITIVE_INFINITY;
     if (failure !== null && (failure.status === 401 || failure.status === 403)) {
       return retryPeriodMs * AUTH_FAILURE_RETRY_FACTOR;
     }
     // client-go's retry: retryPeriod x (1 + 1.2 x rand), 1.6 x retryPeriod on average.
-    const retry = retryPeriodMs * (1 + JITTER_FACTOR * this.random());
+    const retry = Math.max(retryPeriodMs * (1 + JITTER_FACTOR * this.random()), backoff);
     if (failure !== null || this.cacheStale) return retry;
+    // A coordinated Lease is never taken by expiry: only watch it (and poll while the watch is down).
+    if (this.observation.strategy !== undefined) return this.watch.healthy ? Number.POSITIVE_INFINITY : retry;
     // Lightly spread the candidates that wake for the same expiry or release, so the conflicts
     // they cause each other stay few, without delaying the takeover noticeably.
     const untilFree = this.untilExpiry(now) + this.acquireJitter();
     // Without a live watch nobody tells us of changes: poll like client-go until it is back.
-    return this.watchHealthy ? untilFree : Math.min(retry, untilFree);
+    return this.watch.healthy ? untilFree : Math.min(retry, untilFree);
   }
 
   private untilExpiry(now: number): number {
-    if (this.observedRecord === null || this.observedRecord.holderIdentity === '') return 0;
-    return Math.max(0, this.expiresAt() - now) + 1;
+    if (this.observation.holder === null || this.observation.isOurs(this.ownTerm)) return 0;
+    return Math.max(0, this.observation.expiresAt - now) + 1;
   }
 
   private acquireJitter(): number {
@@ -404,52 +566,12 @@ export class LeaseElector implements LeaderElector {
     this.scheduleStep(this.nextStepDelay());
   }
 
-  // ---- watch ------------------------------------------------------------------------------
-
-  /**
-   * Opens the watch unless one is open or pending. It resumes from the last resourceVersion seen,
-   * or, with `undefined`, starts from the current state (the server sends it as ADDED).
-   */
-  private ensureWatch(resourceVersion = this.observedLease?.metadata?.resourceVersion): void {
-    if (this.stopped || this.watch !== undefined || this.watchOpening || this.watchRetryTimer !== undefined) return;
-    this.watchOpening = true;
-    const timeoutSeconds = WATCH_TIMEOUT_SECONDS.min + Math.floor(this.random() * WATCH_TIMEOUT_SECONDS.spread);
-    LeaseWatch.start(
-      this.lock,
-      { resourceVersion, timeoutSeconds, connectTimeoutMs: this.options.requestTimeoutMs },
-      {
-        onOpen: () => {
-          this.watchOpenedAt = this.clock.now();
-          this.watchHealthy = true;
-          this.replan();
-        },
-        onEvent: (type, lease) => this.onWatchEvent(type, lease),
-        onExpired: () => {
-          // 410: our resourceVersion is too old; start over from the current state.
-          this.watch = undefined;
-          this.watchHealthy = false;
-          this.restartWatch(undefined);
-        },
-        onEnd: (error) => this.onWatchEnd(error),
-      },
-    ).then(
-      (watch) => {
-        this.watchOpening = false;
-        if (this.stopped) watch.stop();
-        else this.watch = watch;
-      },
-      (error: unknown) => {
-        this.watchOpening = false;
-        this.onWatchEnd(LeaseApiError.from('watch', error));
-      },
-    );
-  }
-
   private onWatchEvent(type: LeaseEventType, lease: V1Lease): void {
     if (this.stopped) return;
     if (type === 'DELETED') {
-      if (this.observedLease !== null && isOlder(lease.metadata?.resourceVersion, this.observedLease.metadata?.resourceVersion)) return;
-      this.forgetLease('the Lease was deleted');
+      // A late event from before the Lease was re-created says nothing about the new one.
+      if (this.observation.lease === null || isOlder(lease.metadata?.resourceVersion, this.observation.resourceVersion)) return;
+      this.leaseGone('the Lease was deleted');
       this.publish('the Lease was deleted');
     } else {
       this.observe(lease);
@@ -457,46 +579,6 @@ export class LeaseElector implements LeaderElector {
     }
     this.replan();
   }
-
-  private onWatchEnd(error: LeaseApiError | null): void {
-    this.watch = undefined;
-    this.watchHealthy = false;
-    if (this.stopped) return;
-    // A watch that ran its course (timeoutSeconds) resumes at once from the last resourceVersion.
-    // One that ended almost as soon as it opened is treated as a failure, so that a proxy or a
-    // server that keeps closing it cannot drive a tight reconnect loop.
-    const ranItsCourse = error === null && this.clock.now() - this.watchOpenedAt >= this.options.retryPeriodMs;
-    if (ranItsCourse) {
-      this.ensureWatch();
-    } else {
-      if (error !== null) this.report(error);
-      const unauthorized = error !== null && (error.status === 401 || error.status === 403);
-      const delay = this.options.retryPeriodMs * (unauthorized ? AUTH_FAILURE_RETRY_FACTOR : 1 + JITTER_FACTOR * this.random());
-      this.watchRetryTimer = setTimeout(() => {
-        this.watchRetryTimer = undefined;
-        this.ensureWatch();
-      }, delay);
-      this.watchRetryTimer.unref();
-    }
-    this.replan();
-  }
-
-  private restartWatch(resourceVersion: string | undefined): void {
-    this.watch?.stop();
-    this.watch = undefined;
-    this.watchHealthy = false;
-    this.ensureWatch(resourceVersion);
-  }
-}
-
-/**
- * resourceVersions are opaque to clients by contract, but every apiserver issues etcd revisions:
- * decimal integers that grow. Compare them only when both look like that.
- */
-function isOlder(version: string | undefined, than: string | undefined): boolean {
-  if (version === undefined || than === undefined) return false;
-  if (!/^\d+$/.test(version) || !/^\d+$/.test(than)) return false;
-  return BigInt(version) < BigInt(than);
 }
 
 /** In a pod: the service account; elsewhere: KUBECONFIG or ~/.kube/config (client-node's order). */
