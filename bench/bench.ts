@@ -45,7 +45,7 @@ function plan(quick: boolean): Plan {
     scale: quick
       ? { candidates: 1000, trials: 1, timings: DEFAULT_TIMINGS, windowMs: 6_000 }
       : { candidates: 1000, trials: 3, timings: DEFAULT_TIMINGS, windowMs: 30_000 },
-    churn: { timings: SHORT_TIMINGS, candidates: 3, durationMs: quick ? 32_000 : 240_000 },
+    churn: { timings: SHORT_TIMINGS, candidates: 3, durationMs: quick ? 50_000 : 360_000 },
   };
 }
 

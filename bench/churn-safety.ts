@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
-import { ClusterLeaderService, currentLeaderJob, LeaderOnly } from '../lib/index.js';
+import { currentLeaderJob, LeaderOnly } from '../lib/index.js';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
 import { LeadershipTimeline, type LeadershipInterval } from '../test/support/leadership-timeline.js';
 import { closeCandidate, startLeaseCandidate, type LeaseTimings, type NestCandidate } from './nest-candidate.js';
@@ -10,9 +10,29 @@ export interface ChurnConfig {
   timings: LeaseTimings;
   candidates: number;
   durationMs: number;
+  /** The faults to cycle through. @default CHURN_ACTIONS */
+  actions?: readonly ChurnAction[];
 }
 
-export type ChurnAction = 'crash' | 'graceful' | 'partition' | 'outage';
+export type ChurnAction =
+  | 'crash'
+  | 'graceful'
+  | 'partition'
+  | 'outage'
+  /** A second process with the leader's identity starts while the leader is cut off. */
+  | 'twin'
+  /** The Lease is deleted while the leader is cut off. */
+  | 'delete'
+  /** leaseDurationSeconds is removed from the Lease while the leader is cut off. */
+  | 'duration-removed'
+  /** The leader dies while something keeps writing labels on its Lease. */
+  | 'metadata-churn'
+  /** A renew is applied but its answer lost, then the leader shuts down gracefully. */
+  | 'lost-answer-graceful';
+
+export const CHURN_ACTIONS: readonly ChurnAction[] = [
+  'crash', 'graceful', 'partition', 'outage', 'twin', 'delete', 'duration-removed', 'metadata-churn', 'lost-answer-graceful',
+];
 
 export interface ChurnResult {
   config: ChurnConfig;
@@ -34,24 +54,26 @@ export interface ChurnResult {
 
 interface Run {
   second: number;
-  identity: string;
+  /** The process that ran it (two processes may share one identity). */
+  process: string;
   term: number | null;
 }
 
 const RUNS = Symbol('churn-runs');
+const PROCESS = Symbol('churn-process');
 
-/** Every candidate's job: a cron tick each second that records who ran it, when, under which term. */
+/** Every candidate's job: a cron tick each second that records which process ran it, when, under which term. */
 @Injectable()
 class ChurnJob {
   constructor(
-    private readonly leader: ClusterLeaderService,
+    @Inject(PROCESS) private readonly process: string,
     @Inject(RUNS) private readonly runs: Run[],
   ) {}
 
   @Cron('* * * * * *')
   @LeaderOnly()
   tick(): void {
-    this.runs.push({ second: Math.floor(Date.now() / 1000), identity: this.leader.identity, term: currentLeaderJob()?.term ?? null });
+    this.runs.push({ second: Math.floor(Date.now() / 1000), process: this.process, term: currentLeaderJob()?.term ?? null });
   }
 }
 
@@ -68,20 +90,23 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
   const runs: Run[] = [];
   const live: NestCandidate[] = [];
   const closing: Promise<void>[] = [];
-  const actions: Record<ChurnAction, number> = { crash: 0, graceful: 0, partition: 0, outage: 0 };
-  const recovery: Record<ChurnAction, number[]> = { crash: [], graceful: [], partition: [], outage: [] };
+  const actions = Object.fromEntries(CHURN_ACTIONS.map((a) => [a, 0])) as Record<ChurnAction, number>;
+  const recovery = Object.fromEntries(CHURN_ACTIONS.map((a) => [a, [] as number[]])) as Record<ChurnAction, number[]>;
   let serial = 0;
-
-  const spawn = async () => {
+  /** Each process is tracked under its API user, unique even where identities repeat. */
+  const spawn = async (identity = `churn-${serial + 1}`) => {
+    const user = `process-${++serial}`;
     const candidate = await startLeaseCandidate({
       server,
-      identity: `churn-${++serial}`,
+      identity,
+      user,
       leaseName: 'churn',
       timings: config.timings,
-      providers: [ChurnJob, { provide: RUNS, useValue: runs }],
+      providers: [ChurnJob, { provide: RUNS, useValue: runs }, { provide: PROCESS, useValue: user }],
     });
-    timeline.track(candidate.identity, candidate.leader);
+    timeline.track(user, candidate.leader);
     live.push(candidate);
+    return candidate;
   };
   const retire = (candidate: NestCandidate) => {
     live.splice(live.indexOf(candidate), 1);
@@ -90,7 +115,15 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
   };
   const leaderNow = async () => {
     await timeline.until(() => timeline.current() !== undefined, AbortSignal.timeout(30_000));
-    return live.find((c) => c.identity === timeline.current())!;
+    return live.find((c) => c.user === timeline.current())!;
+  };
+  const nextLeader = (after: NestCandidate) => timeline.nextLeader(after.user);
+  /** Cut off from the API, then the Lease edited by an operator; healed once another leads. */
+  const editWhileCutOff = async (leader: NestCandidate, edit: () => void) => {
+    server.faults.partition(leader.user, true);
+    edit();
+    await nextLeader(leader);
+    server.faults.partition(leader.user, false);
   };
 
   let startSecond = 0;
@@ -100,9 +133,9 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
     await leaderNow();
     startSecond = Math.floor(Date.now() / 1000) + 1;
     const deadline = performance.now() + config.durationMs;
-    const cycle: ChurnAction[] = ['crash', 'graceful', 'partition', 'outage'];
+    const cycle = config.actions ?? CHURN_ACTIONS;
     for (let step = 0; performance.now() < deadline; step++) {
-      const action = cycle[step % cycle.length];
+      const action = cycle[step % cycle.length]!;
       const leader = await leaderNow();
       actions[action]++;
       const actedAt = performance.now();
@@ -111,16 +144,16 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
           server.faults.partition(leader.user, true);
           retire(leader);
           await spawn();
-          await timeline.nextLeader(leader.identity);
+          await nextLeader(leader);
           break;
         case 'graceful':
           retire(leader);
           await spawn();
-          await timeline.nextLeader(leader.identity);
+          await nextLeader(leader);
           break;
         case 'partition':
           server.faults.partition(leader.user, true);
-          await timeline.nextLeader(leader.identity);
+          await nextLeader(leader);
           await sleep(1_000);
           server.faults.partition(leader.user, false);
           break;
@@ -130,6 +163,53 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
           await sleep(1_000 + Math.random() * 5_000);
           server.faults.outage = false;
           await leaderNow();
+          break;
+        }
+        case 'twin': {
+          // The leader's node is cut off and a replacement with the same name starts; once
+          // another process leads, the old one comes back, sees the twin, and is retired.
+          server.faults.partition(leader.user, true);
+          await spawn(leader.identity);
+          await nextLeader(leader);
+          server.faults.partition(leader.user, false);
+          await sleep(1_000);
+          retire(leader);
+          break;
+        }
+        case 'delete':
+          await editWhileCutOff(leader, () => server.deleteLease('default', 'churn'));
+          break;
+        case 'duration-removed':
+          await editWhileCutOff(leader, () => {
+            const lease = server.getLease('default', 'churn');
+            if (!lease) return;
+            const { leaseDurationSeconds: _removed, ...spec } = lease.spec;
+            server.putLease('default', { ...lease, spec });
+          });
+          break;
+        case 'metadata-churn': {
+          const churner = setInterval(() => {
+            const lease = server.getLease('default', 'churn');
+            if (lease) server.putLease('default', { ...lease, metadata: { ...lease.metadata, labels: { synced: String(Date.now()) } } });
+          }, 100);
+          try {
+            server.faults.partition(leader.user, true);
+            retire(leader);
+            await spawn();
+            await nextLeader(leader);
+          } finally {
+            clearInterval(churner);
+          }
+          break;
+        }
+        case 'lost-answer-graceful': {
+          const renewsBefore = server.counts(leader.user).update;
+          server.faults.loseAnswers(1, leader.user);
+          // Wait until the leader's renew has been applied and its answer lost.
+          while (server.counts(leader.user).update === renewsBefore) await sleep(20);
+          retire(leader);
+          await spawn();
+          await nextLeader(leader);
           break;
         }
       }
@@ -148,7 +228,7 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
   for (const run of runs) {
     if (run.second < startSecond || run.second > endSecond) continue;
     if (!bySecond.has(run.second)) bySecond.set(run.second, new Set());
-    bySecond.get(run.second)!.add(run.identity);
+    bySecond.get(run.second)!.add(run.process);
   }
   const seconds = endSecond - startSecond + 1;
   let termRegressions = 0;

@@ -35,6 +35,8 @@ export async function startNestApp(options: LeaderElectionModuleOptions, provide
 export interface LeaseCandidateSpec {
   server: KubeApiServer;
   identity: string;
+  /** Its API user; a second process with the same identity gets its own. @default identity */
+  user?: string;
   leaseName: string;
   timings: LeaseTimings;
   /** false models a process that dies: it never writes the release. @default true */
@@ -44,7 +46,7 @@ export interface LeaseCandidateSpec {
 
 /** A Lease-backend candidate with its own API user (named after it), so its requests count apart. */
 export async function startLeaseCandidate(spec: LeaseCandidateSpec): Promise<NestCandidate> {
-  const user = spec.identity;
+  const user = spec.user ?? spec.identity;
   spec.server.addUser(user);
   const app = await startNestApp(
     {
