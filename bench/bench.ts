@@ -12,6 +12,7 @@ import { measureLeaseFailover, type LeaseFailoverConfig } from './lease-failover
 import { DEFAULT_TIMINGS, SHORT_TIMINGS } from './nest-candidate.js';
 import { checkTargets, renderReport, type BenchResults } from './report.js';
 import { measureScale, type ScaleConfig } from './scale.js';
+import { measureShutdownTime, type ShutdownTimeConfig } from './shutdown-time.js';
 import { measureSidecarFailover, type SidecarFailoverConfig } from './sidecar-failover.js';
 
 /**
@@ -26,6 +27,7 @@ interface Plan {
   apiLoad: ApiLoadConfig;
   scale: ScaleConfig;
   churn: ChurnConfig;
+  shutdown: ShutdownTimeConfig;
 }
 
 const timings = { default: DEFAULT_TIMINGS, short: SHORT_TIMINGS };
@@ -46,6 +48,7 @@ function plan(quick: boolean): Plan {
       ? { candidates: 1000, trials: 1, timings: DEFAULT_TIMINGS, windowMs: 6_000 }
       : { candidates: 1000, trials: 3, timings: DEFAULT_TIMINGS, windowMs: 30_000 },
     churn: { timings: SHORT_TIMINGS, candidates: 3, durationMs: quick ? 50_000 : 360_000 },
+    shutdown: { timings: DEFAULT_TIMINGS, trials: quick ? 1 : 5 },
   };
 }
 
@@ -78,6 +81,7 @@ await step('sidecarFailover', measureSidecarFailover);
 await step('apiLoad', measureApiLoad);
 await step('scale', measureScale);
 await step('churn', measureChurn);
+await step('shutdown', measureShutdownTime);
 
 const checks = checkTargets(results);
 const cpu = cpus();

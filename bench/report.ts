@@ -3,6 +3,7 @@ import type { ChurnResult } from './churn-safety.js';
 import type { GateOverheadResult } from './gate-overhead.js';
 import type { LeaseFailoverResult } from './lease-failover.js';
 import type { ScaleResult } from './scale.js';
+import type { ShutdownTimeResult } from './shutdown-time.js';
 import type { SidecarFailoverResult } from './sidecar-failover.js';
 import type { Summary } from './stats.js';
 
@@ -13,6 +14,7 @@ export interface BenchResults {
   apiLoad?: ApiLoadResult;
   scale?: ScaleResult;
   churn?: ChurnResult;
+  shutdown?: ShutdownTimeResult;
 }
 
 export interface TargetCheck {
@@ -55,6 +57,11 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       measured: `${updates} PUT, ${reads} GET for ${f.renewalsDue.toFixed(1)} renewals due`,
       pass: reads === 0 && updates >= Math.floor(f.renewalsDue) && updates <= Math.ceil(f.renewalsDue) && !f.leaderChanged,
     });
+  }
+  if (r.shutdown) {
+    const bound = r.shutdown.requestTimeoutMs + 500;
+    const worst = Math.max(...r.shutdown.figures.map((f) => f.closeMs.max));
+    checks.push({ target: `shutdown after the drain <= one request timeout (+500 ms), any API state`, measured: ms(worst), pass: worst <= bound });
   }
   if (r.churn) {
     const c = r.churn;
@@ -163,6 +170,15 @@ export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
             `${ms(s.median)} / ${ms(s.p95)} (n=${s.n})`,
           ]),
         ],
+      ),
+    );
+  }
+  if (r.shutdown) {
+    const d = r.shutdown;
+    out.push(
+      table(`7. Shutdown time of a leader, no job running (timings ${timingsLabel(d.timings)}, request timeout ${ms(d.requestTimeoutMs)})`,
+        ['API during shutdown', 'median', 'p95', 'worst', 'n', 'released'],
+        d.figures.map((f) => [f.condition, ms(f.closeMs.median), ms(f.closeMs.p95), ms(f.closeMs.max), String(f.closeMs.n), `${f.released}/${f.closeMs.n}`]),
       ),
     );
   }
