@@ -34,7 +34,7 @@ class Decorated {
   plain(): void {}
 }
 
-const proto = Decorated.prototype as unknown as Record<string, unknown>;
+const proto = Decorated.prototype as unknown as Record<string, object>;
 
 describe('the metadata keys repeated from @nestjs/schedule', () => {
   it('read back what the real decorators stored', () => {
@@ -47,7 +47,7 @@ describe('the metadata keys repeated from @nestjs/schedule', () => {
     expect(Reflect.getMetadata(SCHEDULER_TYPE, proto.timeout)).toBe(SchedulerType.TIMEOUT);
     expect(Reflect.getMetadata(SCHEDULE_TIMEOUT_OPTIONS, proto.timeout)).toEqual({ timeout: 1_000 });
     // Every key the decorators wrote is one of ours: nothing stored elsewhere is missed.
-    const keys = new Set([proto.cron, proto.interval, proto.timeout].flatMap((method) => Reflect.getMetadataKeys(method as object)));
+    const keys = new Set([proto.cron, proto.interval, proto.timeout].flatMap((method) => Reflect.getMetadataKeys(method)));
     expect([...keys].sort()).toEqual([SCHEDULER_NAME, SCHEDULER_TYPE, SCHEDULE_CRON_OPTIONS, SCHEDULE_INTERVAL_OPTIONS, SCHEDULE_TIMEOUT_OPTIONS].sort());
   });
 });
@@ -78,7 +78,7 @@ describe('readJobSchedule', () => {
       @LeaderOnly()
       below(): void {}
     }
-    const methods = BothOrders.prototype as unknown as Record<string, unknown>;
+    const methods = BothOrders.prototype as unknown as Record<string, object>;
     const expected = { kind: 'cron', cronTime: '0 0 * * * *', timeZone: 'UTC', disabled: false, waitForCompletion: false };
     expect(readJobSchedule(methods.above)).toEqual(expected);
     expect(readJobSchedule(methods.below)).toEqual(expected);

@@ -4,7 +4,7 @@ export const POLICY_OPTION_INVALID = (job: string, option: string, value: unknow
   `${job}: @LeaderOnly({ ${option} }) is ${describe(value)}. ${fix}`;
 
 export const POLICY_UNKNOWN_OPTION = (job: string, option: string, hint: string | undefined, known: readonly string[]) =>
-  `${job}: @LeaderOnly() has no option \`${option}\`${hint ? `; did you mean \`${hint}\`` : ''}. ` +
+  `${job}: @LeaderOnly() has no option \`${option}\`${hint ? `; did you mean \`${hint}\`?` : '.'} ` +
   `Known options: ${known.join(', ')}.`;
 
 export const POLICY_NEEDS_CLAIM = (job: string, option: string) =>

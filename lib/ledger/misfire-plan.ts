@@ -131,7 +131,8 @@ function planCron(input: MisfirePlanInput, fireTimes: CronFireTimes): MisfirePla
   if (entry !== undefined) {
     const last = entry.fireTime;
     if (policy.missedRuns === 'skip') {
-      push(dropped, 'missedRunsSkip', fireTimes.between(last, end - 1, MAX_LISTED_FIRE_TIMES));
+      // A new leader that skips leaves them to its first tick's plan, so they are logged once.
+      if (fireTime !== undefined) push(dropped, 'missedRunsSkip', fireTimes.between(last, end - 1, MAX_LISTED_FIRE_TIMES));
     } else {
       if (cutoff > last) push(dropped, 'startingDeadline', fireTimes.between(last, Math.min(end, cutoff) - 1, MAX_LISTED_FIRE_TIMES));
       const keptAfter = Math.max(last, cutoff - 1);
