@@ -1,0 +1,168 @@
+/**
+ * The job ledger as it is stored: one annotation on the election's Lease, written by the leader
+ * with the same conditional PUT that renews the Lease. Per job, the last claimed tick: its fire
+ * time, whether its run finished, and the term that claimed it.
+ *
+ * Format (version 1), compact because it travels with every renewal:
+ *   {"v":1,"j":{"BillingJobs.closeHourly":[1767225600000,"s",4]}}
+ * `j` maps a job's ledger key to [fire time in ms since the epoch, state, term], the state being
+ * "c" (claimed: running, or its leader died before recording the end), "s" (succeeded) or
+ * "f" (failed). Readers ignore fields they do not know; a change that older readers would
+ * misread must raise `v`, and a reader that meets a newer `v` must not claim (see DecodedLedger).
+ */
+export const LEDGER_ANNOTATION = 'nestjs-cluster-leader/ledger';
+export const LEDGER_VERSION = 1;
+
+/**
+ * The most the ledger annotation may take, in bytes of UTF-8. Kubernetes allows 256 KiB for all of
+ * an object's annotations together (`metadata.annotations` total, a 422 beyond); a quarter leaves
+ * room for everything else. One entry takes about 30 bytes plus its key: roughly a thousand jobs.
+ */
+export const MAX_LEDGER_BYTES = 64 * 1024;
+
+/** Longest ledger key accepted, in characters (a `Class.method` name or a `@Cron({ name })`). */
+export const MAX_LEDGER_KEY_LENGTH = 256;
+
+export type TickState = 'claimed' | 'succeeded' | 'failed';
+
+export interface LedgerEntry {
+  /** The fire time of the job's last claimed tick, in ms since the epoch. */
+  readonly fireTime: number;
+  readonly state: TickState;
+  /** The term (the Lease's `leaseTransitions`, the fencing token) of the leader that claimed it. */
+  readonly term: number;
+}
+
+/** Ledger key -> the job's last claim. */
+export type JobLedger = ReadonlyMap<string, LedgerEntry>;
+
+export interface EncodedLedger {
+  /** The annotation's value. */
+  value: string;
+  /**
+   * Keys left out to stay within `maxBytes`, those with the oldest claims first: jobs not seen
+   * for the longest time, likely removed from the code. Each loses its "never at or before the
+   * last claim" guard; log them.
+   */
+  evicted: string[];
+}
+
+export interface DecodedLedger {
+  /** Every entry that was valid: a partial ledger when some were not. */
+  ledger: Map<string, LedgerEntry>;
+  /** What was wrong, for one log line; empty when the value was absent or valid. */
+  problems: string[];
+  /**
+   * Set when the value was written in a newer format than this code knows (during a rolling
+   * update, by a newer pod). The ledger is then empty; the caller must not claim from it nor
+   * overwrite it, or the newer pods would lose their claims: treat it as "cannot claim" (fail closed).
+   */
+  newerVersion?: number;
+}
+
+const STATE_CODES: Record<TickState, string> = { claimed: 'c', succeeded: 's', failed: 'f' };
+const STATES_BY_CODE: Record<string, TickState> = { c: 'claimed', s: 'succeeded', f: 'failed' };
+
+/**
+ * The annotation value for `ledger`, keys sorted so that an unchanged ledger encodes to the same
+ * string. Beyond `maxBytes`, the entries with the oldest fire times are evicted until it fits.
+ */
+export function encodeLedger(ledger: JobLedger, maxBytes = MAX_LEDGER_BYTES): EncodedLedger {
+  const keys = [...ledger.keys()].sort();
+  const entries = new Map(keys.map((key) => [key, ledger.get(key) as LedgerEntry]));
+  const evicted: string[] = [];
+  let value = serialise(entries);
+  let size = Buffer.byteLength(value, 'utf8');
+  if (size > maxBytes) {
+    const oldestFirst = [...entries].sort(([, a], [, b]) => a.fireTime - b.fireTime).map(([key]) => key);
+    for (const key of oldestFirst) {
+      if (size <= maxBytes) break;
+      size -= entrySize(key, entries.get(key) as LedgerEntry);
+      entries.delete(key);
+      evicted.push(key);
+    }
+    value = serialise(entries);
+    // entrySize() counts a separating comma the last entry does not have: at most one more to go.
+    while (Buffer.byteLength(value, 'utf8') > maxBytes && entries.size > 0) {
+      const key = oldestFirst[evicted.length] as string;
+      entries.delete(key);
+      evicted.push(key);
+      value = serialise(entries);
+    }
+  }
+  return { value, evicted };
+}
+
+/** The bytes one entry adds to the encoded ledger: `"key":[...]` and its separating comma. */
+function entrySize(key: string, entry: LedgerEntry): number {
+  return Buffer.byteLength(JSON.stringify({ [key]: tuple(entry) }), 'utf8') - 2 + 1;
+}
+
+function tuple(entry: LedgerEntry): [number, string, number] {
+  return [entry.fireTime, STATE_CODES[entry.state], entry.term];
+}
+
+function serialise(entries: ReadonlyMap<string, LedgerEntry>): string {
+  // No prototype: a job key "__proto__" must stay an entry, not replace the object's prototype.
+  const jobs: Record<string, [number, string, number]> = Object.create(null);
+  for (const [key, entry] of entries) jobs[key] = tuple(entry);
+  return JSON.stringify({ v: LEDGER_VERSION, j: jobs });
+}
+
+/**
+ * Reads the annotation's value. Never throws: an absent value is an empty ledger; invalid JSON,
+ * a missing version or invalid entries give what could be read plus a description of the rest.
+ */
+export function decodeLedger(value: string | undefined | null): DecodedLedger {
+  const ledger = new Map<string, LedgerEntry>();
+  if (value === undefined || value === null || value === '') return { ledger, problems: [] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (error) {
+    return { ledger, problems: [`the ledger is not JSON (${(error as Error).message}); starting from an empty ledger`] };
+  }
+  if (!isRecord(parsed)) return { ledger, problems: ['the ledger is not a JSON object; starting from an empty ledger'] };
+  const { v: version, j: jobs } = parsed;
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
+    return { ledger, problems: [`the ledger has no valid version (v: ${describe(version)}); starting from an empty ledger`] };
+  }
+  if (version > LEDGER_VERSION) {
+    return {
+      ledger,
+      problems: [`the ledger was written in format v${version}, newer than this version knows (v${LEDGER_VERSION}); not claiming until this pod is updated`],
+      newerVersion: version,
+    };
+  }
+  if (!isRecord(jobs)) return { ledger, problems: [`the ledger's jobs (j) are ${describe(jobs)}, not an object; starting from an empty ledger`] };
+  const problems: string[] = [];
+  for (const [key, raw] of Object.entries(jobs)) {
+    const problem = entryProblem(key, raw);
+    if (problem !== undefined) {
+      problems.push(`dropped the entry of ${JSON.stringify(key.slice(0, MAX_LEDGER_KEY_LENGTH))}: ${problem}`);
+      continue;
+    }
+    const [fireTime, code, term] = raw as [number, string, number];
+    ledger.set(key, { fireTime, state: STATES_BY_CODE[code] as TickState, term });
+  }
+  return { ledger, problems };
+}
+
+function entryProblem(key: string, raw: unknown): string | undefined {
+  if (key === '' || key.length > MAX_LEDGER_KEY_LENGTH) return `its key must have 1 to ${MAX_LEDGER_KEY_LENGTH} characters`;
+  if (!Array.isArray(raw) || raw.length < 3) return `expected [fireTime, state, term], got ${describe(raw)}`;
+  const [fireTime, code, term] = raw as unknown[];
+  if (typeof fireTime !== 'number' || !Number.isSafeInteger(fireTime) || fireTime < 0) return `fire time ${describe(fireTime)} is not a time in ms`;
+  if (typeof code !== 'string' || !Object.hasOwn(STATES_BY_CODE, code)) return `state ${describe(code)} is not "c", "s" or "f"`;
+  if (typeof term !== 'number' || !Number.isSafeInteger(term) || term < 0) return `term ${describe(term)} is not a whole number`;
+  return undefined;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

@@ -1,0 +1,43 @@
+/** The ledger's messages for users, each saying what to do (to merge into leader-election.messages.ts). */
+
+export const POLICY_OPTION_INVALID = (job: string, option: string, value: unknown, fix: string) =>
+  `${job}: @LeaderOnly({ ${option} }) is ${describe(value)}. ${fix}`;
+
+export const POLICY_UNKNOWN_OPTION = (job: string, option: string, hint: string | undefined, known: readonly string[]) =>
+  `${job}: @LeaderOnly() has no option \`${option}\`${hint ? `; did you mean \`${hint}\`?` : '.'} ` +
+  `Known options: ${known.join(', ')}.`;
+
+export const POLICY_NEEDS_CLAIM = (job: string, option: string) =>
+  `${job}: @LeaderOnly({ ${option} }) acts on claimed ticks, but claims are off (claim: false). ` +
+  `Remove \`${option}\`, or remove \`claim: false\`.`;
+
+export const POLICY_NO_SCHEDULE_FOR_CLAIMS = (job: string, option: string, why: string) =>
+  `${job}: @LeaderOnly({ ${option} }) needs scheduled fire times, but ${why}. Remove \`${option}\`` +
+  ` (the job then runs on whichever pod leads when it is called), or schedule it with @Cron().`;
+
+export const POLICY_NOT_FOR_INTERVAL = (job: string, option: string, value: unknown, fix: string) =>
+  `${job}: @LeaderOnly({ ${option}: ${describe(value)} }) is not available for @Interval(): ${fix}`;
+
+export const POLICY_INVALID_CRON = (job: string, problem: string) =>
+  `${job}: its @Cron() schedule cannot be computed (${problem}), so its ticks cannot be claimed. ` +
+  `Fix the expression, timeZone or utcOffset (cron would reject it at bootstrap too).`;
+
+export const POLICY_NEEDS_LEASE = (job: string, options: readonly string[], backend: string) =>
+  `${job}: @LeaderOnly({ ${options.join(', ')} }) records ticks in the election's Lease, but its ` +
+  `election uses the '${backend}' backend, which has no Lease. Use backend 'lease' (or 'auto' ` +
+  `inside Kubernetes), or remove ${options.length === 1 ? 'this option' : 'these options'}.`;
+
+export const DUPLICATE_LEDGER_KEY = (key: string, first: string, second: string) =>
+  `${first} and ${second} would share the ledger entry "${key}" in one election, so one's claims ` +
+  `would stop the other's ticks. Give one of them a distinct @Cron({ name }) or @Interval(name, ms).`;
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'function') return 'a function';
+  try {
+    return String(JSON.stringify(value));
+  } catch {
+    return String(value);
+  }
+}
