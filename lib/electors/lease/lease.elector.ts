@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import type { ElectionState } from '../../leadership/election-state.js';
 import { monotonicNow } from '../../leadership/monotonic-clock.js';
 import {
@@ -97,8 +97,8 @@ export class LeaseElector implements LeaderElector {
     private readonly random: () => number = Math.random,
   ) {}
 
-  static create(state: ElectionState, options: ResolvedLease): LeaseElector {
-    const kubeConfig = options.kubeConfig ?? loadDefaultKubeConfig();
+  /** @param kubeConfig loaded and checked at startup (see kube-config.ts) */
+  static create(state: ElectionState, options: ResolvedLease, kubeConfig: KubeConfig): LeaseElector {
     const lock = new KubeLeaseLock(kubeConfig, options.namespace, options.name, options.requestTimeoutMs);
     return new LeaseElector(state, options, lock);
   }
@@ -497,11 +497,4 @@ function isOlder(version: string | undefined, than: string | undefined): boolean
   if (version === undefined || than === undefined) return false;
   if (!/^\d+$/.test(version) || !/^\d+$/.test(than)) return false;
   return BigInt(version) < BigInt(than);
-}
-
-/** In a pod: the service account; elsewhere: KUBECONFIG or ~/.kube/config (client-node's order). */
-function loadDefaultKubeConfig(): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
-  return kubeConfig;
 }
