@@ -11,6 +11,7 @@ export type { JobCounters } from './gate/job-gate.js';
 export { DEFAULT_ELECTION, LEASE_DEFAULTS, SIDECAR_DEFAULTS } from './leader-election.constants.js';
 export { LeaderElectionConfigError } from './errors/leader-election-config.error.js';
 export { LeaderOnlySetupError } from './errors/leader-only-setup.error.js';
+export { UnknownElectionError } from './errors/unknown-election.error.js';
 export type {
   ElectionOptions,
   LeaderElectionBackend,
