@@ -9,6 +9,7 @@ import type { LeadershipState } from './interfaces/leadership-state.interface.js
 import type { ElectionState } from './leadership/election-state.js';
 import { DEFAULT_ELECTION } from './leader-election.constants.js';
 
+/** Options of `ClusterLeaderService.waitForLeadership()`. */
 export interface WaitForLeadershipOptions {
   /** @default 'default' */
   election?: string;

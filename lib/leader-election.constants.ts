@@ -23,6 +23,7 @@ export const SCHEDULER_TYPE_METADATA = 'SCHEDULER_TYPE';
  */
 export const SCHEDULE_MODULE_OPTIONAL = Symbol('nestjs-cluster-leader:schedule-module-optional');
 
+/** The sidecar backend's defaults: the leader-elector's usual address, one poll per second. */
 export const SIDECAR_DEFAULTS = {
   url: 'http://localhost:4040',
   pollIntervalMs: 1_000,

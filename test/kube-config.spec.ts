@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ClusterLeaderService, LeaderElectionConfigError, type LeaderElectionModuleOptions } from '../lib/index.js';
+import { ClusterLeaderService, LeaderElectionConfigError, type LeaderElectionModuleOptions, type LeaseOptions } from '../lib/index.js';
 import { loadKubeConfig, SERVICE_ACCOUNT_TOKEN_FILE } from '../lib/electors/lease/kube-config.js';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
 import { closeAll, compileApp } from './support/nest-app.js';
@@ -33,7 +33,7 @@ afterEach(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-const leaseApp = (lease: LeaderElectionModuleOptions['lease'] = {}): LeaderElectionModuleOptions => ({
+const leaseApp = (lease: Partial<LeaseOptions> = {}): LeaderElectionModuleOptions => ({
   backend: 'lease',
   identity: 'pod-a',
   lease: { name: 'app-leader', namespace: 'default', ...lease },
