@@ -1,9 +1,17 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   // Nest's dependency injection reads the constructor types that TypeScript's legacy
   // decorators emit as metadata; without it, injected services arrive as `undefined`.
   oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },
+  // The README's examples import the package by name; tests run them against the source.
+  resolve: {
+    alias: [
+      { find: /^nestjs-cluster-leader\/testing$/, replacement: fileURLToPath(new URL('./lib/testing/index.ts', import.meta.url)) },
+      { find: /^nestjs-cluster-leader$/, replacement: fileURLToPath(new URL('./lib/index.ts', import.meta.url)) },
+    ],
+  },
   test: {
     include: ['test/**/*.spec.ts'],
     setupFiles: ['reflect-metadata'],

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { filter, take, type Observable, type Subscription } from 'rxjs';
 import { ElectionRegistry } from './election.registry.js';
+import { UnknownElectionError } from './errors/unknown-election.error.js';
 import type { JobCounters } from './gate/job-gate.js';
 import { currentLeaderJob } from './gate/leader-job-context.storage.js';
 import type { LeaderJobContext } from './interfaces/leader-job-context.interface.js';
@@ -8,6 +9,7 @@ import type { LeadershipState } from './interfaces/leadership-state.interface.js
 import type { ElectionState } from './leadership/election-state.js';
 import { DEFAULT_ELECTION } from './leader-election.constants.js';
 
+/** Options of `ClusterLeaderService.waitForLeadership()`. */
 export interface WaitForLeadershipOptions {
   /** @default 'default' */
   election?: string;
@@ -91,7 +93,7 @@ export class ClusterLeaderService {
   private election(name: string): ElectionState {
     const state = this.registry.states.get(name);
     if (state === undefined) {
-      throw new Error(`No election named '${name}' is configured (configured: ${this.elections().map((n) => `'${n}'`).join(', ')}).`);
+      throw new UnknownElectionError(name, this.elections());
     }
     return state;
   }

@@ -1,23 +1,36 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeConfig } from './electors/lease/kube-config.js';
 import { JobGate } from './gate/job-gate.js';
 import type { LeaderElectionModuleOptions } from './interfaces/leader-election-options.interface.js';
 import { ElectionState } from './leadership/election-state.js';
+import { DEFAULT_ELECTION } from './leader-election.constants.js';
 import { LEADER_ELECTION_MODULE_OPTIONS } from './leader-election.module-definition.js';
 import { resolveOptions, type ResolvedOptions } from './options/resolve-options.js';
 
 /**
  * The application's elections, built once from the validated options: one ElectionState per
  * election, and the gate that every @LeaderOnly() job of this application goes through.
- * Constructing it validates the options, so a bad option stops the app before it starts.
+ * Constructing it validates the options and loads each Lease election's kubeconfig, so a bad
+ * option or an unusable kubeconfig stops the app before it starts.
  */
 @Injectable()
 export class ElectionRegistry {
   readonly options: ResolvedOptions;
   readonly states: ReadonlyMap<string, ElectionState>;
   readonly gate: JobGate;
+  /** The KubeConfig of each election on the Lease backend, by election name. */
+  readonly kubeConfigs: ReadonlyMap<string, KubeConfig>;
 
   constructor(@Inject(LEADER_ELECTION_MODULE_OPTIONS) options: LeaderElectionModuleOptions) {
     this.options = resolveOptions(options);
+    this.kubeConfigs = new Map(
+      this.options.elections.flatMap((election) =>
+        election.backend === 'lease'
+          ? [[election.name, loadKubeConfig(election.name === DEFAULT_ELECTION ? '' : `elections.${election.name}.`, election.lease.kubeConfig)] as const]
+          : [],
+      ),
+    );
     this.states = new Map(
       this.options.elections.map((election) => [
         election.name,

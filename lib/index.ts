@@ -1,9 +1,7 @@
 export { LeaderElectionModule } from './leader-election.module.js';
-export {
-  LEADER_ELECTION_MODULE_OPTIONS,
-  LEADER_ELECTION_OPTIONS_TYPE,
-  LEADER_ELECTION_ASYNC_OPTIONS_TYPE,
-} from './leader-election.module-definition.js';
+/** The injection token of the options as passed to forRoot() / returned by forRootAsync()'s factory. */
+export { LEADER_ELECTION_MODULE_OPTIONS } from './leader-election.module-definition.js';
+export type { LeaderElectionModuleAsyncOptions } from './interfaces/leader-election-async-options.interface.js';
 export { ClusterLeaderService, type WaitForLeadershipOptions } from './cluster-leader.service.js';
 export { LeaderOnly } from './decorators/leader-only.decorator.js';
 export { currentLeaderJob } from './gate/leader-job-context.storage.js';
@@ -11,11 +9,13 @@ export type { JobCounters } from './gate/job-gate.js';
 export { DEFAULT_ELECTION, LEASE_DEFAULTS, SIDECAR_DEFAULTS } from './leader-election.constants.js';
 export { LeaderElectionConfigError } from './errors/leader-election-config.error.js';
 export { LeaderOnlySetupError } from './errors/leader-only-setup.error.js';
+export { UnknownElectionError } from './errors/unknown-election.error.js';
 export type {
   ElectionOptions,
   LeaderElectionBackend,
   LeaderElectionCallbacks,
   LeaderElectionModuleOptions,
+  LeaderElectionModuleOwnOptions,
   LeaseOptions,
   LeadershipTerm,
   SidecarOptions,
@@ -23,9 +23,3 @@ export type {
 export type { LeadershipState } from './interfaces/leadership-state.interface.js';
 export type { LeaderOnlyOptions } from './interfaces/leader-only-options.interface.js';
 export type { LeaderJobContext } from './interfaces/leader-job-context.interface.js';
-export {
-  formatMicroTime,
-  leaseSpecFromRecord,
-  recordFromLeaseSpec,
-  type LeaderElectionRecord,
-} from './electors/lease/lease-record.js';

@@ -11,6 +11,19 @@ export const LEADER_ONLY_METADATA = 'nestjs-cluster-leader:leader-only';
  */
 export const JOB_GATE = Symbol('nestjs-cluster-leader:job-gate');
 
+/**
+ * The metadata key under which @nestjs/schedule's @Cron, @Interval and @Timeout mark a method
+ * (`SCHEDULER_TYPE` in its schedule.constants, not exported from its index).
+ */
+export const SCHEDULER_TYPE_METADATA = 'SCHEDULER_TYPE';
+
+/**
+ * Provided (as `true`) by LeaderElectionTestingModule: a test may call its jobs itself, so an app
+ * without ScheduleModule is not a mistake there.
+ */
+export const SCHEDULE_MODULE_OPTIONAL = Symbol('nestjs-cluster-leader:schedule-module-optional');
+
+/** The sidecar backend's defaults: the leader-elector's usual address, one poll per second. */
 export const SIDECAR_DEFAULTS = {
   url: 'http://localhost:4040',
   pollIntervalMs: 1_000,

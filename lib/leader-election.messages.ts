@@ -16,6 +16,15 @@ export const UNKNOWN_ELECTION = (job: string, election: string, known: string[])
   `is configured (configured: ${known.map((name) => `'${name}'`).join(', ')}). Add it to the ` +
   `\`elections\` option of LeaderElectionModule.forRoot(), or fix the name.`;
 
+export const UNKNOWN_ELECTION_REQUESTED = (election: string, configured: readonly string[]) =>
+  `No election named '${election}' is configured (configured: ${configured.map((name) => `'${name}'`).join(', ')}). ` +
+  `Use one of those names, or add '${election}' to the \`elections\` option of LeaderElectionModule.forRoot().`;
+
+export const SCHEDULE_MODULE_MISSING = (jobs: string[]) =>
+  `${jobs.join(', ')} ${jobs.length === 1 ? 'is' : 'are'} scheduled with @Cron, @Interval or @Timeout ` +
+  `and decorated with @LeaderOnly(), but ScheduleModule is not imported, so ${jobs.length === 1 ? 'it' : 'they'} ` +
+  `would never run. Import ScheduleModule.forRoot() from @nestjs/schedule in the app module.`;
+
 export const AUTO_BACKEND_CHOSEN = (election: string, backend: LeaderElectionBackend, why: string) =>
   `Election '${election}': backend 'auto' chose '${backend}' because ${why}.`;
 

@@ -1,18 +1,50 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ClusterLeaderService } from './cluster-leader.service.js';
 import { ElectionRegistry } from './election.registry.js';
+import type { LeaderElectionModuleAsyncOptions } from './interfaces/leader-election-async-options.interface.js';
+import type { LeaderElectionModuleOptions } from './interfaces/leader-election-options.interface.js';
 import { LeaderElectionOrchestrator } from './leader-election.orchestrator.js';
-import { ConfigurableLeaderElectionModule } from './leader-election.module-definition.js';
+import {
+  ConfigurableLeaderElectionModule,
+  type LEADER_ELECTION_ASYNC_OPTIONS_TYPE,
+} from './leader-election.module-definition.js';
 import { LeaderOnlyExplorer } from './leader-only.explorer.js';
 
 /**
- * Leader election for scheduled jobs. `LeaderElectionModule.forRoot({ backend, lease, ... })` or
- * `forRootAsync({ imports, useFactory, inject })`; global unless `isGlobal: false`.
+ * Leader election for scheduled jobs: import it once, with `forRoot()` or `forRootAsync()`, next
+ * to `ScheduleModule.forRoot()`. It provides `ClusterLeaderService` and gates every `@LeaderOnly()`
+ * method of the app. Global unless `isGlobal: false`.
  */
 @Module({
   imports: [DiscoveryModule],
   providers: [ElectionRegistry, LeaderOnlyExplorer, LeaderElectionOrchestrator, ClusterLeaderService],
   exports: [ClusterLeaderService],
 })
-export class LeaderElectionModule extends ConfigurableLeaderElectionModule {}
+export class LeaderElectionModule extends ConfigurableLeaderElectionModule {
+  /**
+   * The module with options known when the app module is written. Every option is checked at
+   * startup; a bad one stops the app with a `LeaderElectionConfigError`.
+   *
+   * @example
+   * LeaderElectionModule.forRoot({ lease: { name: 'billing-jobs-leader' } })
+   */
+  static override forRoot(options: LeaderElectionModuleOptions & { isGlobal?: boolean }): DynamicModule {
+    return super.forRoot(options);
+  }
+
+  /**
+   * The module with options built by a factory from injected providers, e.g. a ConfigService.
+   * The factory's result is checked at compile time as `forRoot()`'s options are, and at startup.
+   *
+   * @example
+   * LeaderElectionModule.forRootAsync({
+   *   imports: [ConfigModule],
+   *   inject: [ConfigService],
+   *   useFactory: (config: ConfigService) => ({ lease: { name: config.getOrThrow('LEASE_NAME') } }),
+   * })
+   */
+  static override forRootAsync<const T extends object>(options: LeaderElectionModuleAsyncOptions<T>): DynamicModule {
+    return super.forRootAsync(options as typeof LEADER_ELECTION_ASYNC_OPTIONS_TYPE);
+  }
+}

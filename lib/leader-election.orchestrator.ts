@@ -1,11 +1,13 @@
 import {
+  Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { createElector } from './electors/create-elector.js';
+import { createElector, ELECTOR_FACTORY, type ElectorFactory } from './electors/create-elector.js';
 import type { LeaderElector } from './electors/leader-elector.interface.js';
 import { ElectionRegistry } from './election.registry.js';
 import { AUTO_BACKEND_CHOSEN, STANDALONE_IN_KUBERNETES } from './leader-election.messages.js';
@@ -26,21 +28,33 @@ export class LeaderElectionOrchestrator
   private readonly logger = new Logger('LeaderElection');
   private electors: { election: string; elector: LeaderElector }[] = [];
 
-  constructor(private readonly registry: ElectionRegistry) {}
+  constructor(
+    private readonly registry: ElectionRegistry,
+    /** Replaces the backends' electors: provided only by LeaderElectionTestingModule. */
+    @Optional() @Inject(ELECTOR_FACTORY) private readonly electorFactory?: ElectorFactory,
+  ) {}
 
   onApplicationBootstrap(): void {
-    for (const election of this.registry.options.elections) {
+    const { gate, options } = this.registry;
+    for (const election of options.elections) {
+      const state = this.registry.states.get(election.name)!;
+      const jobs = { drain: async () => Object.keys(await gate.drain(options.drainTimeoutMs, [election.name])).length === 0 };
+      if (this.electorFactory !== undefined) {
+        this.start(election.name, this.electorFactory(election, state, jobs));
+        continue;
+      }
       if (election.autoReason !== undefined) {
         this.logger.log(AUTO_BACKEND_CHOSEN(election.name, election.backend, election.autoReason));
       } else if (election.backend === 'standalone' && this.registry.options.insideKubernetes) {
         this.logger.warn(STANDALONE_IN_KUBERNETES(election.name));
       }
-      const { gate, options } = this.registry;
-      const jobs = { drain: async () => Object.keys(await gate.drain(options.drainTimeoutMs, [election.name])).length === 0 };
-      const elector = createElector(election, this.registry.states.get(election.name)!, jobs);
-      this.electors.push({ election: election.name, elector });
-      elector.start();
+      this.start(election.name, createElector(election, state, this.registry.kubeConfigs, jobs));
     }
+  }
+
+  private start(election: string, elector: LeaderElector): void {
+    this.electors.push({ election, elector });
+    elector.start();
   }
 
   onModuleDestroy(): void {

@@ -1,14 +1,17 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, ModuleRef } from '@nestjs/core';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { getLeaderOnlyJob } from './decorators/leader-only.decorator.js';
 import { ElectionRegistry } from './election.registry.js';
 import { LeaderOnlySetupError } from './errors/leader-only-setup.error.js';
-import { JOB_GATE } from './leader-election.constants.js';
-import { UNKNOWN_ELECTION } from './leader-election.messages.js';
+import { JOB_GATE, SCHEDULE_MODULE_OPTIONAL, SCHEDULER_TYPE_METADATA } from './leader-election.constants.js';
+import { SCHEDULE_MODULE_MISSING, UNKNOWN_ELECTION } from './leader-election.messages.js';
 
 /**
  * Finds every provider and controller with @LeaderOnly() methods and attaches this application's
- * gate to the instance, checking at startup that each job names a configured election.
+ * gate to the instance, checking at startup that each job names a configured election, and that a
+ * scheduled one (@Cron, @Interval, @Timeout) has a ScheduleModule to run it. A @LeaderOnly()
+ * method without a schedule decorator is fine: the app calls it itself.
  */
 @Injectable()
 export class LeaderOnlyExplorer implements OnModuleInit {
@@ -16,10 +19,13 @@ export class LeaderOnlyExplorer implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly registry: ElectionRegistry,
+    private readonly moduleRef: ModuleRef,
+    @Optional() @Inject(SCHEDULE_MODULE_OPTIONAL) private readonly scheduleModuleOptional?: boolean,
   ) {}
 
   onModuleInit(): void {
     const { gate } = this.registry;
+    const scheduledJobs: string[] = [];
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const instance: unknown = wrapper.instance;
       if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
@@ -32,11 +38,25 @@ export class LeaderOnlyExplorer implements OnModuleInit {
         if (!gate.hasElection(job.election)) {
           throw new LeaderOnlySetupError(UNKNOWN_ELECTION(job.name, job.election, gate.electionNames()));
         }
+        if (Reflect.getMetadata(SCHEDULER_TYPE_METADATA, prototype[name]) !== undefined) scheduledJobs.push(job.name);
         gated = true;
       }
       if (gated) {
         Object.defineProperty(instance, JOB_GATE, { value: gate, configurable: true });
       }
+    }
+    if (scheduledJobs.length > 0 && !this.scheduleModuleOptional && !this.scheduleModuleImported()) {
+      throw new LeaderOnlySetupError(SCHEDULE_MODULE_MISSING(scheduledJobs));
+    }
+  }
+
+  /** ScheduleModule.forRoot() provides SchedulerRegistry (globally): the sign that it is imported. */
+  private scheduleModuleImported(): boolean {
+    try {
+      this.moduleRef.get(SchedulerRegistry, { strict: false });
+      return true;
+    } catch {
+      return false;
     }
   }
 }

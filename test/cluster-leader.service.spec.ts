@@ -9,6 +9,7 @@ import {
   type LeaderElectionModuleOptions,
   type LeadershipState,
   type LeadershipTerm,
+  UnknownElectionError,
 } from '../lib/index.js';
 import { compileApp, startApp, useFakeTime } from './support/nest-app.js';
 import { nextPoll, passHandoverGuard, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
@@ -98,13 +99,16 @@ describe('ClusterLeaderService reads', () => {
     expect(leader.jobCounters()['ReportJob.send']).toEqual({ runs: 0, skipped: 1, failed: 0 });
   });
 
-  it('names the configured elections and throws a clear error for an unknown one', async () => {
+  it('names the configured elections and throws UnknownElectionError for an unknown one', async () => {
     const { leader } = await start({
       leaderElection: { backend: 'standalone', identity: 'pod-a', elections: { reports: { backend: 'standalone' } } },
     });
-    const unknown = "No election named 'nope' is configured (configured: 'default', 'reports').";
+    const unknown = "No election named 'nope' is configured (configured: 'default', 'reports'). Use one of those names, or add 'nope' to the `elections` option of LeaderElectionModule.forRoot().";
 
     expect(leader.elections()).toEqual(['default', 'reports']);
+    expect(() => leader.isLeader('nope')).toThrow(UnknownElectionError);
+    expect(() => leader.isLeader('nope')).toThrow(expect.objectContaining({ election: 'nope', configured: ['default', 'reports'] }));
+    await expect(async () => leader.waitForLeadership({ election: 'nope' })).rejects.toThrow(UnknownElectionError);
     expect(() => leader.isLeader('nope')).toThrow(unknown);
     expect(() => leader.leader('nope')).toThrow(unknown);
     expect(() => leader.term('nope')).toThrow(unknown);

@@ -242,7 +242,38 @@ class MisnamedElectionJob {
   tick(): void {}
 }
 
+@Injectable()
+class ScheduledJobs {
+  @Timeout(1_000)
+  @LeaderOnly()
+  warmUp(): void {}
+
+  @LeaderOnly()
+  @Interval(1_000)
+  poll(): void {}
+}
+
 describe('@LeaderOnly set up wrongly', () => {
+  it('refuses to start scheduled jobs without ScheduleModule, naming them and the fix', async () => {
+    const { app } = await compileApp({ scheduleModule: false, providers: [ScheduledJobs, TickingJob] });
+    apps.push(app);
+
+    const init = app.init();
+
+    await expect(init).rejects.toThrow(LeaderOnlySetupError);
+    await expect(init).rejects.toThrow(
+      'ScheduledJobs.warmUp, ScheduledJobs.poll, TickingJob.tick are scheduled with @Cron, @Interval or @Timeout and decorated with @LeaderOnly(), but ScheduleModule is not imported, so they would never run. Import ScheduleModule.forRoot() from @nestjs/schedule in the app module.',
+    );
+  });
+
+  it('starts without ScheduleModule when no @LeaderOnly() method is scheduled: the app calls them itself', async () => {
+    const { app } = await compileApp({ scheduleModule: false, providers: [LedgerJobs] });
+    apps.push(app);
+    await app.init();
+
+    expect(app.get(LedgerJobs).settle(1, 'EUR')).toBe('main-ledger:1 EUR');
+  });
+
   it('refuses to start without LeaderElectionModule, naming the class and the fix', async () => {
     useFakeTime();
     const { app } = await compileApp({ leaderElectionModule: null, providers: [OrphanJob] });

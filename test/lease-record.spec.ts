@@ -6,7 +6,7 @@ import {
   leaseSpecFromRecord,
   recordFromLeaseSpec,
   type LeaderElectionRecord,
-} from '../lib/index.js';
+} from '../lib/electors/lease/lease-record.js';
 
 /**
  * The Lease spec <-> client-go's LeaderElectionRecord converters: the contract that lets a Lease

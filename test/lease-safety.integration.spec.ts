@@ -16,7 +16,7 @@ import { deferred } from './support/nest-app.js';
  * apiserver, every leadership interval recorded, and no two allowed to overlap.
  */
 
-const FAST: LeaseOptions = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 };
+const FAST: Omit<LeaseOptions, 'name'> = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 };
 
 /** A job that ignores its AbortSignal and runs until the test lets it finish. */
 @Injectable()
@@ -166,7 +166,7 @@ describe('Load invariant: at most one round per retry period, at most three requ
   afterEach(() => cluster.tearDown());
 
   const retryPeriodMs = 100;
-  const timings: LeaseOptions = { leaseDurationMs: 1_000, renewDeadlineMs: 700, retryPeriodMs, requestTimeoutMs: 200 };
+  const timings: Omit<LeaseOptions, 'name'> = { leaseDurationMs: 1_000, renewDeadlineMs: 700, retryPeriodMs, requestTimeoutMs: 200 };
   const windowMs = 1_500;
   const maxRounds = Math.ceil(windowMs / retryPeriodMs) + 1;
 

@@ -21,7 +21,7 @@ import { RecordingLogger } from './support/nest-app.js';
  */
 
 const LEASE = 'integration-lease';
-const FAST: LeaseOptions = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 };
+const FAST: Partial<LeaseOptions> = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 };
 
 @Injectable()
 class TickingJob {
@@ -70,7 +70,7 @@ describe('Lease backend: several candidates on one Lease', () => {
     await server.close();
   });
 
-  async function startCandidate(identity: string, lease: LeaseOptions = {}, user = identity): Promise<Candidate> {
+  async function startCandidate(identity: string, lease: Partial<LeaseOptions> = {}, user = identity): Promise<Candidate> {
     if (!users.has(user)) {
       server.addUser(user);
       users.add(user);
@@ -131,7 +131,7 @@ describe('Lease backend: several candidates on one Lease', () => {
   });
 
   it('after a graceful shutdown, another takes over without waiting for the lease to expire', async () => {
-    const slowExpiry: LeaseOptions = { leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 1_000 };
+    const slowExpiry: Partial<LeaseOptions> = { leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 1_000 };
     for (const identity of ['pod-a', 'pod-b', 'pod-c']) await startCandidate(identity, slowExpiry);
     const first = await timeline.nextLeader();
     const shutdownAt = performance.now();
@@ -216,7 +216,7 @@ describe('Lease backend: several candidates on one Lease', () => {
   });
 
   it('a follower sees a release within one watch event, with no polling in steady state', async () => {
-    const slowExpiry: LeaseOptions = { leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 1_000 };
+    const slowExpiry: Partial<LeaseOptions> = { leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 1_000 };
     for (const identity of ['pod-a', 'pod-b']) await startCandidate(identity, slowExpiry);
     const first = await timeline.nextLeader();
     const follower = candidates.find((c) => c.identity !== first)!;
@@ -238,7 +238,7 @@ describe('Lease backend: several candidates on one Lease', () => {
   });
 
   describe('when the watch fails', () => {
-    const slowExpiry: LeaseOptions = { leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 1_000 };
+    const slowExpiry: Partial<LeaseOptions> = { leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: 1_000 };
 
     async function leaderAndFollower() {
       for (const identity of ['pod-a', 'pod-b']) await startCandidate(identity, slowExpiry);
@@ -280,7 +280,7 @@ describe('Lease backend: several candidates on one Lease', () => {
     });
 
     it('a follower whose watch stalled silently catches up through a conditional write and a re-read', async () => {
-      const fast: LeaseOptions = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 };
+      const fast: Partial<LeaseOptions> = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 300 };
       for (const identity of ['pod-a', 'pod-b', 'pod-c']) await startCandidate(identity, fast);
       const first = await timeline.nextLeader();
       const [stalled, other] = candidates.filter((c) => c.identity !== first);

@@ -282,9 +282,16 @@ describe('namespace resolution', () => {
   });
 });
 
+/**
+ * 'auto' with no Lease block: the types require `lease.name` for 'auto' (it holds a Lease whenever
+ * it runs in a cluster), but the runtime accepts it outside a cluster, as JavaScript callers and
+ * untyped configuration may pass it.
+ */
+const AUTO_WITHOUT_LEASE = { identity: 'pod-a' } as LeaderElectionModuleOptions;
+
 describe("backend 'auto'", () => {
   it('chooses standalone outside Kubernetes and says why', () => {
-    const election = defaultElection({ identity: 'pod-a' });
+    const election = defaultElection(AUTO_WITHOUT_LEASE);
 
     expect(election.backend).toBe('standalone');
     expect(election.autoReason).toContain('KUBERNETES_SERVICE_HOST is not set');
@@ -308,7 +315,7 @@ describe("backend 'auto'", () => {
 describe('startup messages', () => {
   it("say which backend 'auto' chose and why", async () => {
     vi.stubEnv('KUBERNETES_SERVICE_HOST', '');
-    const { leader, logger } = await start({ leaderElection: { identity: 'pod-a' } });
+    const { leader, logger } = await start({ leaderElection: AUTO_WITHOUT_LEASE });
 
     expect(leader.isLeader()).toBe(true);
     expect(logger.messages('log', "backend 'auto'")).toEqual([
@@ -372,7 +379,7 @@ describe('defaults', () => {
   });
 
   it('wait up to 10 s for running jobs on shutdown', () => {
-    expect(resolveOptions({ identity: 'pod-a' }, environment()).drainTimeoutMs).toBe(10_000);
+    expect(resolveOptions({ backend: 'standalone', identity: 'pod-a' }, environment()).drainTimeoutMs).toBe(10_000);
   });
 });
 

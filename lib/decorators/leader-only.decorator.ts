@@ -16,9 +16,11 @@ type GatedInstance = { [JOB_GATE]?: JobGate };
  * term and AbortSignal with `currentLeaderJob()`. A job that throws is logged, never rethrown.
  *
  * @example
- * ＠Cron('0 * * * *')
- * ＠LeaderOnly()
- * async sendDigest() { ... }
+ * ```ts
+ * @Cron('0 * * * *')
+ * @LeaderOnly()
+ * async sendDigest() {}
+ * ```
  */
 export function LeaderOnly(options: LeaderOnlyOptions = {}): MethodDecorator {
   return (target, propertyKey, descriptor) => {

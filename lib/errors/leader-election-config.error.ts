@@ -5,6 +5,11 @@
 export class LeaderElectionConfigError extends Error {
   override readonly name = 'LeaderElectionConfigError';
 
+  /**
+   * @param option the option (or environment variable) to change, e.g. `lease.renewDeadlineMs`
+   * @param value the value it has
+   * @param fix what to do about it
+   */
   constructor(
     readonly option: string,
     readonly value: unknown,

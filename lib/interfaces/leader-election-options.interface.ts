@@ -6,6 +6,7 @@ export type LeaderElectionBackend = 'auto' | 'lease' | 'sidecar' | 'standalone';
 
 /** Passed to `onStartedLeading`: valid for one term of leadership. */
 export interface LeadershipTerm {
+  /** The election's name (`default` for the top-level options). */
   election: string;
   /** The Lease's `leaseTransitions` when this pod took it; `null` for backends without terms. */
   term: number | null;
@@ -23,6 +24,7 @@ export interface LeaderElectionCallbacks {
   onNewLeader?: (identity: string, state: LeadershipState) => void | Promise<void>;
 }
 
+/** Options of the `sidecar` backend. */
 export interface SidecarOptions {
   /**
    * The leader-elector sidecar's HTTP address (it answers `{"name":"<leader>"}` on any path).
@@ -35,9 +37,10 @@ export interface SidecarOptions {
   requestTimeoutMs?: number;
 }
 
+/** Options of the `lease` backend. */
 export interface LeaseOptions {
   /** The Lease object's name: a DNS-1123 subdomain, unique to this app in its namespace. Required. */
-  name?: string;
+  name: string;
   /** Namespace of the Lease. @default POD_NAMESPACE, else the service account's namespace, else 'default' */
   namespace?: string;
   /**
@@ -68,16 +71,34 @@ interface ElectionOptionsBase extends LeaderElectionCallbacks {
    * `auto` (default): `lease` inside Kubernetes, `standalone` outside.
    * `lease`: hold a coordination.k8s.io/v1 Lease directly. `sidecar`: ask the leader-elector sidecar.
    * `standalone`: this process always leads (development, a single replica).
+   * @default 'auto'
    */
   backend?: LeaderElectionBackend;
+  /** The sidecar backend's options; checked at startup whenever present. */
   sidecar?: SidecarOptions;
+  /** The Lease backend's options; checked at startup whenever present, so it needs a name. */
   lease?: LeaseOptions;
 }
 
-/** One election. The module's own options describe the election named `default`. */
-export type ElectionOptions = ElectionOptionsBase;
+/**
+ * Which options each backend needs, as the startup checks require them: a Lease needs a name
+ * wherever it may be used, which for `auto` (or no backend) is whenever the app runs inside
+ * Kubernetes, so `auto` needs `lease.name` too. Use `standalone` for an app that never holds a Lease.
+ */
+type BackendOptions =
+  | { backend?: 'auto'; lease: LeaseOptions }
+  | { backend: 'lease'; lease: LeaseOptions }
+  | { backend: 'sidecar' }
+  | { backend: 'standalone' };
 
-export interface LeaderElectionModuleOptions extends ElectionOptionsBase {
+/** One election. The module's own options describe the election named `default`. */
+export type ElectionOptions = ElectionOptionsBase & BackendOptions;
+
+/** The options of the election named `default` and the module's own. */
+export type LeaderElectionModuleOptions = ElectionOptions & LeaderElectionModuleOwnOptions;
+
+/** The module's own options, beside those of the `default` election. */
+export interface LeaderElectionModuleOwnOptions {
   /**
    * This pod's identity, compared with the leader's name.
    * @default MY_POD_NAME, else POD_NAME, else HOSTNAME, else os.hostname()

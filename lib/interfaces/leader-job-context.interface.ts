@@ -1,5 +1,6 @@
 /** What a running `@LeaderOnly()` job can learn about the leadership it runs under. */
 export interface LeaderJobContext {
+  /** The election the job belongs to. */
   election: string;
   /**
    * The fencing token: the term the job started in (the Lease's `leaseTransitions`). Pass it to

@@ -1,5 +1,6 @@
 /** What one election looks like from this pod, as emitted on every change. */
 export interface LeadershipState {
+  /** The election's name. */
   election: string;
   /** This pod's identity. */
   identity: string;

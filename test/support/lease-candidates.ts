@@ -19,7 +19,7 @@ export interface CandidateSpec {
   /** The API server user it authenticates as. @default identity */
   user?: string;
   /** The default election's Lease options (name, namespace and kubeConfig are filled in). */
-  lease?: LeaseOptions;
+  lease?: Partial<LeaseOptions>;
   /** Anything else for LeaderElectionModule.forRoot(). */
   module?: Omit<LeaderElectionModuleOptions, 'identity' | 'backend' | 'lease'>;
   providers?: Provider[];
@@ -80,7 +80,7 @@ export class LeaseCandidates {
           elections,
           identity,
           backend: 'lease',
-          lease: { name: this.leaseName, namespace: 'default', kubeConfig, ...lease },
+          lease: { namespace: 'default', kubeConfig, ...lease, name: lease.name ?? this.leaseName },
         }),
       ],
       providers,

@@ -72,6 +72,8 @@ export interface AppSpec {
   leaderElectionModule?: DynamicModule | null;
   providers?: Provider[];
   imports?: ModuleMetadata['imports'];
+  /** Import ScheduleModule.forRoot(). @default true */
+  scheduleModule?: boolean;
 }
 
 /** A real Nest app with the real ScheduleModule and LeaderElectionModule, compiled but not started. */
@@ -82,7 +84,7 @@ export async function compileApp(spec: AppSpec = {}): Promise<{ app: INestApplic
       ? LeaderElectionModule.forRoot(spec.leaderElection ?? { backend: 'standalone', identity: 'pod-a' })
       : spec.leaderElectionModule;
   const moduleRef: TestingModule = await Test.createTestingModule({
-    imports: [ScheduleModule.forRoot(), ...(leaderElectionModule ? [leaderElectionModule] : []), ...(spec.imports ?? [])],
+    imports: [...(spec.scheduleModule === false ? [] : [ScheduleModule.forRoot()]), ...(leaderElectionModule ? [leaderElectionModule] : []), ...(spec.imports ?? [])],
     providers: spec.providers ?? [],
   })
     .setLogger(logger)

@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { afterEach, vi } from 'vitest';
-import { ClusterLeaderService, type LeaderElectionModuleOptions } from '../../lib/index.js';
+import { ClusterLeaderService, type LeaderElectionCallbacks, type LeaderElectionModuleOptions } from '../../lib/index.js';
 import { closeAll, startApp } from './nest-app.js';
 import { SidecarStandIn } from './sidecar-stand-in.js';
 
@@ -47,7 +47,7 @@ export function useSidecarApps() {
   return { apps, start, standInNaming };
 }
 
-export function sidecarOptions(standIn: SidecarStandIn, extra: LeaderElectionModuleOptions = {}): LeaderElectionModuleOptions {
+export function sidecarOptions(standIn: SidecarStandIn, extra: LeaderElectionCallbacks = {}): LeaderElectionModuleOptions {
   return { backend: 'sidecar', identity: 'pod-a', sidecar: { url: standIn.url, pollIntervalMs: POLL_INTERVAL_MS }, ...extra };
 }
 

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import { randomUUID } from 'node:crypto';
 import type { ElectionState } from '../../leadership/election-state.js';
 import { monotonicNow } from '../../leadership/monotonic-clock.js';
@@ -143,8 +143,8 @@ export class LeaseElector implements LeaderElector {
     );
   }
 
-  static create(state: ElectionState, options: ResolvedLease, jobs: ElectionJobs = NO_JOBS): LeaseElector {
-    const kubeConfig = options.kubeConfig ?? loadDefaultKubeConfig();
+  /** @param kubeConfig loaded and checked at startup (see kube-config.ts) */
+  static create(state: ElectionState, options: ResolvedLease, kubeConfig: KubeConfig, jobs: ElectionJobs = NO_JOBS): LeaseElector {
     const lock = new KubeLeaseLock(kubeConfig, options.namespace, options.name, options.requestTimeoutMs);
     return new LeaseElector(state, options, lock, systemClock, Math.random, jobs);
   }
@@ -579,11 +579,4 @@ export class LeaseElector implements LeaderElector {
     }
     this.replan();
   }
-}
-
-/** In a pod: the service account; elsewhere: KUBECONFIG or ~/.kube/config (client-node's order). */
-function loadDefaultKubeConfig(): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
-  return kubeConfig;
 }
