@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { measureApiLoad, type ApiLoadConfig } from './api-load.js';
 import { benchLogger } from './bench-logger.js';
 import { measureChurn, type ChurnConfig } from './churn-safety.js';
+import { measureConnections, type ConnectionsConfig } from './connections.js';
 import { measureGateOverhead, type GateOverheadConfig } from './gate-overhead.js';
 import { measureLeaseFailover, type LeaseFailoverConfig } from './lease-failover.js';
 import { DEFAULT_TIMINGS, SHORT_TIMINGS } from './nest-candidate.js';
@@ -26,6 +27,7 @@ interface Plan {
   apiLoad: ApiLoadConfig;
   scale: ScaleConfig;
   churn: ChurnConfig;
+  connections: ConnectionsConfig;
 }
 
 const timings = { default: DEFAULT_TIMINGS, short: SHORT_TIMINGS };
@@ -46,6 +48,7 @@ function plan(quick: boolean): Plan {
       ? { candidates: 1000, trials: 1, timings: DEFAULT_TIMINGS, windowMs: 6_000 }
       : { candidates: 1000, trials: 3, timings: DEFAULT_TIMINGS, windowMs: 30_000 },
     churn: { timings: SHORT_TIMINGS, candidates: 3, durationMs: quick ? 32_000 : 240_000 },
+    connections: { timings: DEFAULT_TIMINGS, candidates: 3, windowMs: quick ? 15_000 : 60_000 },
   };
 }
 
@@ -78,6 +81,7 @@ await step('sidecarFailover', measureSidecarFailover);
 await step('apiLoad', measureApiLoad);
 await step('scale', measureScale);
 await step('churn', measureChurn);
+await step('connections', measureConnections);
 
 const checks = checkTargets(results);
 const cpu = cpus();
