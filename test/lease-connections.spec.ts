@@ -102,6 +102,7 @@ describe('a leader renewing over one LeaseLock', () => {
   it('opens one connection for its requests and one for its watch, not one per renew', async () => {
     const api = await startServer();
     api.addUser('pod-a');
+    const sent = record(api, 'pod-a');
     const renewed = requests(api, 'pod-a', 'update', 20);
     const { state } = startElector('pod-a', api.kubeConfig('pod-a'));
     await renewed;
@@ -109,7 +110,9 @@ describe('a leader renewing over one LeaseLock', () => {
     expect(state.isLeader()).toBe(true);
     expect(api.counts('pod-a')).toMatchObject({ get: 1, create: 1, watch: 1 });
     expect(api.counts('pod-a').update).toBeGreaterThanOrEqual(20);
-    // The watch is open and holds its own connection; the renewals did not queue behind it.
+    // The watch opened before the renewals and is still open on its own connection: the
+    // renewals did not queue behind it.
+    expect(sent.slice(0, 3).map((info) => info.verb)).toEqual(['get', 'create', 'watch']);
     expect(api.openWatches('pod-a')).toBe(1);
     expect(api.connections('pod-a')).toEqual({ accepted: 2, open: 2, tlsHandshakes: 0, tlsResumed: 0 });
   });
@@ -179,6 +182,50 @@ describe('a leader renewing over one LeaseLock', () => {
     await seen;
     expect(api.counts('pod-b')).toMatchObject({ watch: 1, get: 1 });
     expect(api.connections('pod-b').accepted).toBe(1);
+  });
+});
+
+describe('a follower', () => {
+  it('re-opens an ended watch on the connection the last one used', async () => {
+    const api = await startServer(true);
+    api.addUser('pod-a');
+    api.addUser('pod-b');
+    const leader = startElector('pod-a', api.kubeConfig('pod-a'));
+    await leading(leader.state);
+    const watching = requests(api, 'pod-b', 'watch', 1);
+    startElector('pod-b', api.kubeConfig('pod-b'));
+    await watching;
+    expect(api.connections('pod-b')).toMatchObject({ accepted: 1, tlsHandshakes: 1 });
+
+    // A watch that ran its course is re-opened at once (one that ends at once is retried later,
+    // with a poll meanwhile): let it run for more than a retry period, timed by the renewals.
+    await requests(api, 'pod-a', 'update', 2);
+    // As the apiserver does when timeoutSeconds runs out (every 5-10 minutes).
+    const rewatched = requests(api, 'pod-b', 'watch', 1);
+    api.faults.endWatches('pod-b');
+    await rewatched;
+
+    expect(api.openWatches('pod-b')).toBe(1);
+    expect(api.connections('pod-b')).toMatchObject({ accepted: 1, open: 1, tlsHandshakes: 1 });
+  });
+});
+
+describe('with a proxy-url', () => {
+  it("uses client-node's proxy agent as it is, a new one per request as before", async () => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'c', server: 'https://10.0.0.1:6443', proxyUrl: 'http://proxy.example:3128', skipTLSVerify: false }],
+      users: [{ name: 'u', token: 't' }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+      currentContext: 'c',
+    });
+    const lock = new LeaseLock(kubeConfig, 'default', LEASE, 1_000);
+    cleanups.push(() => lock.abortAll());
+    const first = await sharedAgent(lock);
+    const second = await sharedAgent(lock);
+
+    expect(first.constructor.name).toBe('HttpsProxyAgent');
+    expect(second).not.toBe(first);
   });
 });
 
