@@ -271,6 +271,36 @@ describe('credentials stay fresh on a kept-alive connection', () => {
     expect(api.connections().accepted).toBe(connectionsBefore);
   });
 
+  it("uses an exec plugin's new token from the next request on, on the same connection", async () => {
+    const api = await startServer();
+    const oldToken = api.addUser('exec-before');
+    const newToken = api.addUser('exec-after');
+    const dir = mkdtempSync(join(tmpdir(), 'lease-connections-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, oldToken);
+    // A credential plugin whose answer carries no expiry: client-node runs it for every request.
+    const credential = '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}';
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'c', server: api.url, skipTLSVerify: true }],
+      users: [{ name: 'exec-user', exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'sh', args: ['-c', `printf '${credential}' "$(cat '${tokenFile}')"`] } }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'exec-user' }],
+      currentContext: 'c',
+    });
+    const renewedBefore = requests(api, 'exec-before', 'update', 2);
+    const { state } = startElector('pod-a', kubeConfig);
+    await renewedBefore;
+    const connectionsBefore = api.connections().accepted;
+
+    const renewedAfter = requests(api, 'exec-after', 'update', 2);
+    writeFileSync(tokenFile, newToken);
+    await renewedAfter;
+
+    expect(state.isLeader()).toBe(true);
+    expect(api.connections().accepted).toBe(connectionsBefore);
+  });
+
   it('moves to a new connection when the client certificate files change, closing the old one', async () => {
     const api = await startServer(true);
     const token = api.addUser('pod-a');
