@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { LeaseLock } from '../lib/electors/lease/lease-lock.js';
+import { LeaseLock, type LeaseConnectionOptions } from '../lib/electors/lease/lease-lock.js';
 import { LeaseElector } from '../lib/electors/lease/lease.elector.js';
 import { ElectionState } from '../lib/leadership/election-state.js';
 import type { ResolvedLease } from '../lib/options/resolve-options.js';
@@ -21,6 +21,8 @@ export class BareCandidate {
     kubeConfig: KubeConfig,
     leaseName: string,
     timings: LeaseTimings,
+    /** The lock's connection handling; the connections bench turns reuse off to measure the old way. */
+    connections: LeaseConnectionOptions = {},
   ) {
     const lease: ResolvedLease = {
       name: leaseName,
@@ -32,7 +34,7 @@ export class BareCandidate {
       kubeConfig,
     };
     this.state = new ElectionState('default', identity);
-    this.elector = new LeaseElector(this.state, lease, new LeaseLock(kubeConfig, lease.namespace, lease.name, lease.requestTimeoutMs));
+    this.elector = new LeaseElector(this.state, lease, new LeaseLock(kubeConfig, lease.namespace, lease.name, lease.requestTimeoutMs, connections));
   }
 
   start(): void {

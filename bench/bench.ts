@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { measureApiLoad, type ApiLoadConfig } from './api-load.js';
 import { benchLogger } from './bench-logger.js';
 import { measureChurn, type ChurnConfig } from './churn-safety.js';
+import { measureConnections, type ConnectionsConfig } from './connections.js';
 import { measureGateOverhead, type GateOverheadConfig } from './gate-overhead.js';
 import { measureLeaseFailover, type LeaseFailoverConfig } from './lease-failover.js';
 import { DEFAULT_TIMINGS, SHORT_TIMINGS } from './nest-candidate.js';
@@ -28,6 +29,7 @@ interface Plan {
   scale: ScaleConfig;
   churn: ChurnConfig;
   shutdown: ShutdownTimeConfig;
+  connections: ConnectionsConfig;
 }
 
 const timings = { default: DEFAULT_TIMINGS, short: SHORT_TIMINGS };
@@ -49,6 +51,7 @@ function plan(quick: boolean): Plan {
       : { candidates: 1000, trials: 3, timings: DEFAULT_TIMINGS, windowMs: 30_000 },
     churn: { timings: SHORT_TIMINGS, candidates: 3, durationMs: quick ? 50_000 : 360_000 },
     shutdown: { timings: DEFAULT_TIMINGS, trials: quick ? 1 : 5 },
+    connections: { timings: DEFAULT_TIMINGS, candidates: 3, windowMs: quick ? 15_000 : 60_000 },
   };
 }
 
@@ -82,6 +85,7 @@ await step('apiLoad', measureApiLoad);
 await step('scale', measureScale);
 await step('churn', measureChurn);
 await step('shutdown', measureShutdownTime);
+await step('connections', measureConnections);
 
 const checks = checkTargets(results);
 const cpu = cpus();

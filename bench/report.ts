@@ -1,5 +1,6 @@
 import type { ApiLoadResult, PerMinute } from './api-load.js';
 import type { ChurnResult } from './churn-safety.js';
+import type { ConnectionRates, ConnectionsResult } from './connections.js';
 import type { GateOverheadResult } from './gate-overhead.js';
 import type { LeaseFailoverResult } from './lease-failover.js';
 import type { ScaleResult } from './scale.js';
@@ -15,6 +16,7 @@ export interface BenchResults {
   scale?: ScaleResult;
   churn?: ChurnResult;
   shutdown?: ShutdownTimeResult;
+  connections?: ConnectionsResult;
 }
 
 export interface TargetCheck {
@@ -67,6 +69,15 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     const c = r.churn;
     checks.push({ target: 'zero double runs under churn (seconds run by two candidates)', measured: String(c.doubleRunSeconds), pass: c.doubleRunSeconds === 0 });
     checks.push({ target: 'zero overlapping leadership intervals under churn', measured: String(c.overlaps), pass: c.overlaps === 0 });
+  }
+  const after = r.connections?.figures.find((f) => f.mode === 'after');
+  const before = r.connections?.figures.find((f) => f.mode === 'before');
+  if (after && before) {
+    checks.push({
+      target: 'kept-alive Lease client: no new connection for the leader in steady state',
+      measured: `${rate(after.leader.connections)} connections, ${rate(after.leader.tlsHandshakes)} TLS handshakes/min (before: ${rate(before.leader.connections)}, ${rate(before.leader.tlsHandshakes)})`,
+      pass: after.leader.connections === 0 && !after.leaderChanged,
+    });
   }
   return checks;
 }
@@ -179,6 +190,20 @@ export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
       table(`7. Shutdown time of a leader, no job running (timings ${timingsLabel(d.timings)}, request timeout ${ms(d.requestTimeoutMs)})`,
         ['API during shutdown', 'median', 'p95', 'worst', 'n', 'released'],
         d.figures.map((f) => [f.condition, ms(f.closeMs.median), ms(f.closeMs.p95), ms(f.closeMs.max), String(f.closeMs.n), `${f.released}/${f.closeMs.n}`]),
+      ),
+    );
+  }
+  if (r.connections) {
+    const c = r.connections;
+    const row = (mode: string, role: string, x: ConnectionRates) => [mode, role, rate(x.requests), rate(x.connections), rate(x.tlsFull), rate(x.tlsResumed)];
+    out.push(
+      table(`8. Connections, steady state, per minute (timings ${timingsLabel(c.timings)}; ${c.candidates} bare electors; ${c.transport}; window ${ms(c.figures[0]?.windowMs ?? 0)})`,
+        ['mode', 'candidate', 'requests', 'TCP connections', 'TLS full handshakes', 'TLS resumed'],
+        c.figures.flatMap((f) => [row(f.mode, 'leader', f.leader), row(f.mode, 'follower (mean)', f.follower)]),
+        [
+          'before: client-node 1.4 alone, a new agent per request (reuseConnections: false); after: one kept-alive agent per LeaseLock.',
+          `Leader connections open at the end: ${c.figures.map((f) => `${f.mode} ${f.leaderOpenAtEnd}`).join(', ')}.`,
+        ],
       ),
     );
   }

@@ -1,5 +1,7 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 import {
   ApiException,
@@ -16,9 +18,9 @@ import {
   Watch,
   setHeaderOptions,
 } from '@kubernetes/client-node';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { KubeApiServer, type Lease, type RbacRule, type RequestEventInfo } from './support/kube-apiserver/index.js';
+import { KubeApiServer, type Lease, type RbacRule, type RequestEventInfo, selfSignedCertificate } from './support/kube-apiserver/index.js';
 
 // --- fixtures --------------------------------------------------------------------------------
 
@@ -1014,5 +1016,102 @@ describe('close()', () => {
     await expect(held).rejects.toThrow();
     await expect(fetch(url)).rejects.toMatchObject({ cause: { code: 'ECONNREFUSED' } });
     await server.close(); // idempotent, and afterEach calls it again
+  });
+});
+
+// --- connections -------------------------------------------------------------------------------
+
+/** One GET of `/version` with `token` through `agent` (a real node:http(s) request); its status. */
+async function getVersion(agent: HttpAgent, token: string, target: KubeApiServer = server): Promise<number> {
+  const send = target.url.startsWith('https:') ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const request = send(`${target.url}/version`, { agent, headers: { Authorization: `Bearer ${token}` } }, (response) => {
+      response.resume();
+      response.on('end', () => resolve(response.statusCode ?? 0));
+    });
+    request.on('error', reject);
+    request.end();
+  });
+}
+
+describe('connections', () => {
+  const agents: HttpAgent[] = [];
+  const keepAlive = (agent: HttpAgent = new HttpAgent({ keepAlive: true })): HttpAgent => (agents.push(agent), agent);
+
+  afterEach(() => {
+    for (const agent of agents.splice(0)) agent.destroy();
+  });
+
+  it('counts connections accepted, in total and by the user of their first request, and those open', async () => {
+    const tokenB = server.addUser('user-b');
+    const reused = keepAlive();
+    for (let i = 0; i < 3; i++) expect(await getVersion(reused, adminToken)).toBe(200);
+    // No keep-alive: a connection per request, each closed after its answer.
+    for (let i = 0; i < 2; i++) expect(await getVersion(new HttpAgent({ keepAlive: false }), tokenB)).toBe(200);
+
+    expect(server.connections('admin')).toEqual({ accepted: 1, open: 1, tlsHandshakes: 0, tlsResumed: 0 });
+    expect(server.connections('user-b')).toMatchObject({ accepted: 2 });
+    expect(server.connections('nobody')).toEqual({ accepted: 0, open: 0, tlsHandshakes: 0, tlsResumed: 0 });
+    expect(server.connections()).toMatchObject({ accepted: 3, tlsHandshakes: 0 });
+
+    server.resetCounts();
+    expect(server.connections('admin')).toEqual({ accepted: 0, open: 1, tlsHandshakes: 0, tlsResumed: 0 });
+    expect(server.connections()).toMatchObject({ accepted: 0 });
+  });
+
+  it('faults.closeIdleConnections closes a kept-alive connection; the next request opens another', async () => {
+    const agent = keepAlive();
+    await getVersion(agent, adminToken);
+    expect(server.connections('admin').open).toBe(1);
+
+    server.faults.closeIdleConnections();
+    await vi.waitFor(() => expect(server.connections('admin').open).toBe(0));
+    expect(await getVersion(agent, adminToken)).toBe(200);
+    expect(server.connections('admin')).toMatchObject({ accepted: 2, open: 1 });
+  });
+
+  it('faults.dropNextOnReusedConnection resets a request on a used connection, never on a new one', async () => {
+    const agent = keepAlive();
+    server.faults.dropNextOnReusedConnection();
+    expect(await getVersion(agent, adminToken)).toBe(200); // first on its connection: served
+    await expect(getVersion(agent, adminToken)).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(await getVersion(agent, adminToken)).toBe(200); // on a new connection, and none queued
+    expect(await getVersion(agent, adminToken)).toBe(200);
+    expect(server.connections('admin').accepted).toBe(2);
+    expect(server.totalRequests('admin')).toBe(3); // the dropped one never reached the pipeline
+  });
+
+  describe('over HTTPS', () => {
+    let secure: KubeApiServer;
+    const certificate = selfSignedCertificate();
+
+    beforeEach(async () => {
+      secure = await KubeApiServer.start({ tls: certificate });
+    });
+
+    afterEach(() => secure.close());
+
+    it('serves client-node with its certificate as the cluster CA, no skipTLSVerify', async () => {
+      secure.addUser('pod-a');
+      const kubeConfig = secure.kubeConfig('pod-a');
+      expect(secure.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(kubeConfig.getCurrentCluster()).toMatchObject({ skipTLSVerify: false });
+      const api = kubeConfig.makeApiClient(CoordinationV1Api);
+      const created = await api.createNamespacedLease({ namespace: NS, body: leaseBody('over-tls') });
+      expect(created.metadata?.name).toBe('over-tls');
+      expect(secure.connections('pod-a')).toMatchObject({ accepted: 1, tlsHandshakes: 1, tlsResumed: 0 });
+    });
+
+    it('counts full and resumed TLS handshakes per user', async () => {
+      const token = secure.addUser('pod-a');
+      const ca = certificate.cert;
+      // One agent, no keep-alive: a connection per request, the later ones resuming its TLS session.
+      const resuming = new HttpsAgent({ keepAlive: false, ca });
+      for (let i = 0; i < 3; i++) expect(await getVersion(resuming, token, secure)).toBe(200);
+      // A new agent per request (client-node 1.4's way): nothing to resume, a full handshake each.
+      for (let i = 0; i < 2; i++) expect(await getVersion(keepAlive(new HttpsAgent({ keepAlive: false, ca })), token, secure)).toBe(200);
+      expect(secure.connections('pod-a')).toMatchObject({ accepted: 5, tlsHandshakes: 5, tlsResumed: 2 });
+      expect(secure.connections()).toMatchObject({ accepted: 5, tlsHandshakes: 5, tlsResumed: 2 });
+    });
   });
 });

@@ -243,7 +243,7 @@ describe('LeaseWatch (issue 7.11)', () => {
       (kubeConfig.getCurrentCluster() as { server: string }).server = `http://127.0.0.1:${port}`;
       const ended = deferred<LeaseApiError | null>();
       const watch = await LeaseWatch.start(
-        { kubeConfig, namespace: 'default', name: 'l' },
+        { kubeConfig, namespace: 'default', name: 'l', agentFor: (perCall) => perCall },
         { timeoutSeconds: 60, connectTimeoutMs: 1_000 },
         { onOpen: () => {}, onEvent: () => {}, onExpired: () => {}, onEnd: (error) => ended.resolve(error) },
       );

@@ -1,5 +1,5 @@
 import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { clampDelay } from '../../leadership/timers.js';
 import { LeaseApiError, parseStatus } from './lease-api.error.js';
@@ -23,6 +23,8 @@ export interface LeaseWatchTarget {
   kubeConfig: KubeConfig;
   namespace: string;
   name: string;
+  /** The agent to connect with, given the one client-node built (LeaseLock's kept-alive one). */
+  agentFor<T>(perCall: T): T | Agent;
 }
 
 /**
@@ -56,7 +58,7 @@ export class LeaseWatch {
   }
 
   private async open(
-    { kubeConfig, namespace, name }: LeaseWatchTarget,
+    { kubeConfig, namespace, name, agentFor }: LeaseWatchTarget,
     { resourceVersion, timeoutSeconds, connectTimeoutMs }: { resourceVersion?: string; timeoutSeconds: number; connectTimeoutMs: number },
   ): Promise<void> {
     const cluster = kubeConfig.getCurrentCluster();
@@ -71,7 +73,7 @@ export class LeaseWatch {
     const headers: Record<string, string> = {};
     (init.headers as Headers | undefined)?.forEach((value, key) => (headers[key] = value));
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const request = send(url, { method: 'GET', agent: init.agent as never, headers });
+    const request = send(url, { method: 'GET', agent: agentFor(init.agent) as never, headers });
     this.request = request;
     this.connectTimer = setTimeout(
       () => this.end(new LeaseApiError('watch', 0, 'Timeout', `watch got no answer within ${connectTimeoutMs} ms`)),

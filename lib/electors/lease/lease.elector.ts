@@ -173,7 +173,7 @@ export class LeaseElector implements LeaderElector {
     this.campaigning = false;
     clearTimeout(this.stepTimer);
     this.watch.stop();
-    this.lock.abortAll();
+    this.lock.abortInFlight();
     await this.stepping;
     const ours = this.observation.isOurs(this.ownTerm);
     if (ours && !release) {

@@ -7,6 +7,8 @@ export interface FaultHost {
   partitionChanged(user: string, on: boolean): void;
   /** `hang` was switched off: release the requests it held. */
   hangEnded(): void;
+  /** Closes every kept-alive connection that carries no request now. */
+  closeIdleConnections(): void;
 }
 
 export type FailureStatus = 429 | 500 | 503 | 504;
@@ -31,6 +33,7 @@ export class Faults {
   private readonly failures: InjectedFailure[] = [];
   private readonly partitioned = new Set<string>();
   private readonly lostAnswers: { user: string | undefined }[] = [];
+  private reusedConnectionDrops = 0;
 
   constructor(private readonly host: FaultHost) {}
 
@@ -118,6 +121,30 @@ export class Faults {
     return this.host.setListening(!on);
   }
 
+  /**
+   * Closes every idle kept-alive connection at once, as a server's or load balancer's idle timeout
+   * does. A client that notices before its next request simply opens a new connection.
+   */
+  closeIdleConnections(): void {
+    this.host.closeIdleConnections();
+  }
+
+  /**
+   * The next `count` requests that arrive on an already used connection are not answered: the
+   * connection is closed under them, as when a server's idle timeout closes it just as the client
+   * sends on it. The client sees a reset (ECONNRESET, "socket hang up"). Calls add up.
+   */
+  dropNextOnReusedConnection(count = 1): void {
+    this.reusedConnectionDrops += count;
+  }
+
+  /** Consumes one queued drop, if any (called for each request on a reused connection). */
+  takeReusedConnectionDrop(): boolean {
+    if (this.reusedConnectionDrops === 0) return false;
+    this.reusedConnectionDrops--;
+    return true;
+  }
+
   /** Back to no faults (does not reopen a refused listener; use `refuseConnections(false)`). */
   reset(): void {
     this.latencyMs = 0;
@@ -125,6 +152,7 @@ export class Faults {
     this.hang = false;
     this.failures.length = 0;
     this.lostAnswers.length = 0;
+    this.reusedConnectionDrops = 0;
     for (const user of [...this.partitioned]) this.partition(user, false);
   }
 }

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 import { KubeConfig } from '@kubernetes/client-node';
 
+import { ConnectionCounts, type ConnectionStats } from './connection-counts.js';
 import { type FaultHost, Faults, type InjectedFailure } from './faults.js';
 import { type Answer, LeaseApi } from './lease-api.js';
 import { LeaseStore, type StoredLease } from './lease-store.js';
@@ -44,6 +47,11 @@ export interface KubeApiServerOptions {
   initialResourceVersion?: number;
   /** Events kept for watches to resume from. Default 1000. */
   historyLimit?: number;
+  /**
+   * Serve HTTPS with this certificate and key (PEM) instead of plain HTTP; `kubeConfig()` then
+   * trusts the certificate as the cluster's CA. Default: plain HTTP.
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface AddUserOptions {
@@ -112,7 +120,8 @@ export interface KubeApiServer {
 export class KubeApiServer extends EventEmitter {
   readonly faults: Faults;
 
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
+  private readonly tls: KubeApiServerOptions['tls'];
   private readonly host: string;
   private port = 0;
   private listening = false;
@@ -121,6 +130,7 @@ export class KubeApiServer extends EventEmitter {
   private readonly api: LeaseApi;
   private readonly hub = new WatchHub();
   private readonly requestCounts = new RequestCounts();
+  private readonly connectionCounts = new ConnectionCounts();
   private readonly users = new Map<string, UserEntry>();
   private readonly tokens = new Map<string, string>();
   private readonly sockets = new Set<Socket>();
@@ -147,18 +157,22 @@ export class KubeApiServer extends EventEmitter {
     this.api = new LeaseApi(this.store);
     this.store.onEvent((event) => this.hub.dispatch(event));
     this.faults = new Faults(this.faultHost());
-    this.server = createServer((request, response) => this.accept(request, response));
-    this.server.on('connection', (socket) => {
+    this.tls = options.tls;
+    const handler = (request: IncomingMessage, response: ServerResponse) => this.accept(request, response);
+    this.server = this.tls ? createHttpsServer({ cert: this.tls.cert, key: this.tls.key }, handler) : createServer(handler);
+    this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+      this.connectionCounts.accepted(socket, this.tls !== undefined);
     });
+    this.server.on('secureConnection', (socket: TLSSocket) => this.connectionCounts.secured(socket));
     // A client that sends garbage or vanishes mid-request must not crash the test run.
     this.server.on('clientError', (_error, socket) => socket.destroy());
   }
 
-  /** `http://127.0.0.1:PORT`. */
+  /** `http://127.0.0.1:PORT` (`https://` with the `tls` option). */
   get url(): string {
-    return `http://${this.host}:${this.port}`;
+    return `${this.tls ? 'https' : 'http'}://${this.host}:${this.port}`;
   }
 
   /** The latest resourceVersion, as a LIST would report it. */
@@ -193,7 +207,9 @@ export class KubeApiServer extends EventEmitter {
     if (!token) throw new Error(`unknown user ${user}: call addUser first`);
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromOptions({
-      clusters: [{ name: 'kube-api-server-test', server: this.url, skipTLSVerify: true }],
+      clusters: [this.tls
+        ? { name: 'kube-api-server-test', server: this.url, skipTLSVerify: false, caData: Buffer.from(this.tls.cert).toString('base64') }
+        : { name: 'kube-api-server-test', server: this.url, skipTLSVerify: true }],
       users: [{ name: user, token }],
       contexts: [{ name: `${user}@kube-api-server-test`, cluster: 'kube-api-server-test', user, namespace: 'default' }],
       currentContext: `${user}@kube-api-server-test`,
@@ -245,8 +261,15 @@ export class KubeApiServer extends EventEmitter {
     return this.requestCounts.totalRequests(user);
   }
 
+  /** Connections (and TLS handshakes) accepted, for one user or everyone; see ConnectionStats. */
+  connections(user?: string | null): ConnectionStats {
+    return this.connectionCounts.stats(user);
+  }
+
+  /** Resets request counts and connection counts (open connections stay open, and counted as open). */
   resetCounts(): void {
     this.requestCounts.reset();
+    this.connectionCounts.reset();
   }
 
   /** Open watch streams, for one user or everyone. */
@@ -324,6 +347,7 @@ export class KubeApiServer extends EventEmitter {
         if (!on) this.releaseHeld();
       },
       hangEnded: () => this.releaseHeld(),
+      closeIdleConnections: () => this.server.closeIdleConnections(),
     };
   }
 
@@ -345,6 +369,12 @@ export class KubeApiServer extends EventEmitter {
       body: '',
       bodyTooLarge: false,
     };
+    const onSocket = this.connectionCounts.request(request.socket, exchange.user);
+    if (onSocket > 1 && this.faults.takeReusedConnectionDrop()) {
+      // As a server that closed the idle connection just as this request went out on it.
+      request.socket.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     request.on('data', (chunk: Buffer) => {
