@@ -125,7 +125,7 @@ export async function createConsumer(
   await writeFile(join(folder, 'src', 'main.ts'), CONSUMER_MAIN);
 }
 
-/** A consumer app's process: its output by line, and how it exited. */
+/** A consumer app's process (`node <script>` in its folder): its output by line, and how it exited. */
 export class ConsumerProcess {
   /** Every line of stdout and stderr, in order, for assertions and failure messages. */
   readonly output: string[] = [];
@@ -135,8 +135,8 @@ export class ConsumerProcess {
   private readonly child: ChildProcess;
   private readonly lineWaiters = new Set<(line: string | null) => void>();
 
-  constructor(node: string, folder: string, env: Record<string, string> = {}) {
-    this.child = spawn(node, ['dist/main.js'], {
+  constructor(node: string, folder: string, env: Record<string, string> = {}, script = 'dist/main.js') {
+    this.child = spawn(node, [script], {
       cwd: folder,
       env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
