@@ -62,7 +62,7 @@ const PUBLIC_API = [
 ];
 
 /**
- * The package as users get it: `npm pack` (which builds it through the `prepare` script), the
+ * The package as users get it: `npm pack` (which builds it through the `prepack` script), the
  * tarball's contents, and two Nest apps that install the tarball and run a gated job: one compiled
  * to CommonJS, which loads the library with `require()`, and one ES module app, each on every Node
  * in NODES.
@@ -71,7 +71,7 @@ describe('the published package', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'nestjs-cluster-leader-packaging-'));
     const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root });
-    // `prepare` (the build) writes its own output to stdout before npm's JSON.
+    // `prepack` (the build) writes its own output to stdout before npm's JSON.
     const [{ filename, files }] = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as [{ filename: string; files: { path: string }[] }];
     tarball = join(work, filename);
     packedFiles = files.map((file) => file.path);
