@@ -1,53 +1,179 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsumerProcess, createConsumer, type ModuleFormat } from './packaging/consumer-app.js';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
+const tsc = join(root, 'node_modules/typescript/bin/tsc');
 
 /**
- * Builds the package as it is published and imports it the way users do: by its name, through the
- * `exports` map, from a plain Node process with no test tooling in between.
+ * The Node binaries the consumer apps run on, comma-separated: a path, or `node@<version>`, fetched
+ * from the npm registry with `npx -y -p node@<version>` (about 10 s the first time, then cached).
+ * Default: this machine's Node, 22 and 24. `PACKAGING_NODES=$(which node)` runs on one only.
+ */
+const NODES = (process.env.PACKAGING_NODES ?? `${process.execPath},node@22,node@24`)
+  .split(',')
+  .map((node) => node.trim())
+  .filter(Boolean);
+
+const nodeBinaries = new Map<string, Promise<string>>();
+function nodeBinary(spec: string): Promise<string> {
+  if (!spec.startsWith('node@')) return Promise.resolve(spec);
+  if (!nodeBinaries.has(spec)) {
+    const found = run('npx', ['-y', '-p', spec, '--', 'node', '-p', 'process.execPath'], { cwd: tmpdir() })
+      .then(({ stdout }) => stdout.trim())
+      .catch((error: Error) => {
+        throw new Error(`Could not fetch ${spec} from the npm registry (${error.message}). Run offline with PACKAGING_NODES=${process.execPath}.`);
+      });
+    nodeBinaries.set(spec, found);
+  }
+  return nodeBinaries.get(spec)!;
+}
+
+let work: string;
+let tarball: string;
+let packedFiles: string[];
+
+const FORMATS: ModuleFormat[] = ['commonjs', 'module'];
+/** Each format runs with one of Nest's two shutdown modes, so both exit codes are checked. */
+const SHUTDOWN = { commonjs: 'hooks', module: 'process-exit' } as const;
+
+/** Installs the tarball into a consumer app and compiles it with its own tsc (strict). */
+async function installConsumer(folder: string, format: ModuleFormat): Promise<void> {
+  await createConsumer(folder, { format, tarball, repoNodeModules: join(root, 'node_modules') });
+  // The shipped declarations must resolve for this format, or the consumer's strict tsc fails.
+  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: folder }).catch((error: { stdout: string }) => {
+    throw new Error(`tsc failed in the ${format} consumer:\n${error.stdout}`);
+  });
+}
+
+/** The public API, by name: what both consumers must get through `import` and `require()`. */
+const PUBLIC_API = [
+  'ClusterLeaderService',
+  'LeaderElectionConfigError',
+  'LeaderElectionModule',
+  'LeaderOnly',
+  'LeaderOnlySetupError',
+  'currentLeaderJob',
+];
+
+/**
+ * The package as users get it: `npm pack` (which builds it through the `prepack` script), the
+ * tarball's contents, and two Nest apps that install the tarball and run a gated job: one compiled
+ * to CommonJS, which loads the library with `require()`, and one ES module app, each on every Node
+ * in NODES.
  */
 describe('the published package', () => {
   beforeAll(async () => {
-    await run('npm', ['run', 'build'], { cwd: root });
+    work = await mkdtemp(join(tmpdir(), 'nestjs-cluster-leader-packaging-'));
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root });
+    // `prepack` (the build) writes its own output to stdout before npm's JSON.
+    const [{ filename, files }] = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as [{ filename: string; files: { path: string }[] }];
+    tarball = join(work, filename);
+    packedFiles = files.map((file) => file.path);
+    // Both consumers at once, and each Node binary fetched meanwhile: this is most of the file's time.
+    await Promise.all([...FORMATS.map((format) => installConsumer(join(work, format), format)), ...NODES.map(nodeBinary)]);
   }, 120_000);
 
-  it('imports by name from plain Node and exposes the public API', async () => {
-    const script = `
-      import 'reflect-metadata';
-      import * as lib from 'nestjs-cluster-leader';
-      import * as testing from 'nestjs-cluster-leader/testing';
-      import pkg from 'nestjs-cluster-leader/package.json' with { type: 'json' };
-      console.log(JSON.stringify({ name: pkg.name, exports: Object.keys(lib).sort(), testing: Object.keys(testing).sort() }));
-    `;
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: root });
-    const { name, exports, testing } = JSON.parse(stdout) as { name: string; exports: string[]; testing: string[] };
-    expect(testing).toEqual(['LeaderElectionTestingModule', 'TestLeadership']);
-    expect(name).toBe('nestjs-cluster-leader');
-    expect(exports).toEqual(
-      expect.arrayContaining([
-        'ClusterLeaderService',
-        'LeaderElectionConfigError',
-        'LeaderElectionModule',
-        'LeaderOnly',
-        'LeaderOnlySetupError',
-        'currentLeaderJob',
-      ]),
-    );
+  afterAll(async () => {
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
   });
 
-  it('ships type declarations for the entry point and nothing outside dist', async () => {
-    const declarations = await readFile(new URL('../dist/index.d.ts', import.meta.url), 'utf8');
-    expect(declarations).toContain('LeaderElectionModule');
-    const testingDeclarations = await readFile(new URL('../dist/testing/index.d.ts', import.meta.url), 'utf8');
-    expect(testingDeclarations).toContain('TestLeadership');
-    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
-    const [{ files }] = JSON.parse(stdout) as [{ files: { path: string }[] }];
-    const paths = files.map((file) => file.path);
-    expect(paths).toEqual(expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/testing/index.js', 'dist/testing/index.d.ts']));
-    expect(paths.filter((path) => !path.startsWith('dist/') && !['package.json', 'README.md', 'LICENSE'].includes(path))).toEqual([]);
+  it('ships the build, the sources its maps point to, README and LICENSE, and nothing else', () => {
+    expect(packedFiles).toEqual(
+      expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'lib/index.ts', 'dist/testing/index.js', 'dist/testing/index.d.ts']),
+    );
+    const unexpected = packedFiles.filter(
+      (path) => !/^(dist|lib)\//.test(path) && !['package.json', 'README.md', 'LICENSE'].includes(path),
+    );
+    expect(unexpected).toEqual([]);
+    expect(packedFiles.filter((path) => path.startsWith('lib/') && !path.endsWith('.ts'))).toEqual([]);
+  });
+
+  it('ships source and declaration maps whose every source is in the tarball', async () => {
+    const maps = packedFiles.filter((path) => path.endsWith('.map'));
+    expect(maps).toEqual(expect.arrayContaining(['dist/index.js.map', 'dist/index.d.ts.map']));
+    const unpacked = join(work, 'unpacked');
+    await mkdir(unpacked);
+    await run('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1']);
+    const missing: string[] = [];
+    for (const map of maps) {
+      const { sources, sourceRoot = '' } = JSON.parse(await readFile(join(unpacked, map), 'utf8')) as { sources: string[]; sourceRoot?: string };
+      for (const source of sources) {
+        const path = posix.normalize(posix.join(posix.dirname(map), sourceRoot, source));
+        if (!packedFiles.includes(path)) missing.push(`${map} -> ${source}`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('has a LICENSE for the license package.json names', async () => {
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { license: string };
+    const license = await readFile(join(root, 'LICENSE'), 'utf8');
+    expect(pkg.license).toBe('MIT');
+    expect(license).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} nestjs-cluster-leader contributors\n/);
+    expect(license).toContain('Permission is hereby granted, free of charge');
+  });
+
+  it(`installs on Node ${process.versions.node} with no engine warning but file-type's, which NestJS 12.5 brings`, async () => {
+    // What `npm ci` prints on a fresh machine, from the lockfile alone (a dry run: nothing installed).
+    const folder = join(work, 'engines');
+    await mkdir(folder);
+    await Promise.all(['package.json', 'package-lock.json'].map((file) => copyFile(join(root, file), join(folder, file))));
+    const { stderr } = await run('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: folder });
+    const warned = [...stderr.matchAll(/EBADENGINE\s+package: '([^']+)'/g)].map(([, name]) => name);
+    // file-type 22 (engines: node >= 22) is a dependency of @nestjs/common 12.5 itself, loaded only
+    // by its FileTypeValidator; every NestJS 12.5 app on Node 20 gets this warning. (The Nest CLI's
+    // warnings are gone with the CLI: the sample builds with tsc.)
+    expect(warned.filter((name) => !name.startsWith('file-type@'))).toEqual([]);
+  });
+
+  describe.each(FORMATS.map((format) => ({ format, shutdown: SHUTDOWN[format] })))('a Nest app compiled as $format', ({ format, shutdown }) => {
+    const folder = () => join(work, format);
+
+    it(`loads the library with ${format === 'commonjs' ? 'require()' : 'import'} and gets the public API`, async () => {
+      const compiled = await readFile(join(folder(), 'dist/main.js'), 'utf8');
+      expect(compiled).toContain(format === 'commonjs' ? 'require("nestjs-cluster-leader")' : "from 'nestjs-cluster-leader'");
+      const script =
+        format === 'commonjs'
+          ? `console.log(JSON.stringify(Object.keys(require('nestjs-cluster-leader'))))`
+          : `import('nestjs-cluster-leader').then((lib) => console.log(JSON.stringify(Object.keys(lib))))`;
+      const { stdout } = await run(process.execPath, ['-e', script], { cwd: folder() });
+      expect(JSON.parse(stdout)).toEqual(expect.arrayContaining(PUBLIC_API));
+    });
+
+    it(`loads the testing entry point, nestjs-cluster-leader/testing, with ${format === 'commonjs' ? 'require()' : 'import'}`, async () => {
+      const script =
+        format === 'commonjs'
+          ? `console.log(JSON.stringify(Object.keys(require('nestjs-cluster-leader/testing'))))`
+          : `import('nestjs-cluster-leader/testing').then((lib) => console.log(JSON.stringify(Object.keys(lib))))`;
+      const { stdout } = await run(process.execPath, ['-e', script], { cwd: folder() });
+      expect(JSON.parse(stdout)).toEqual(expect.arrayContaining(['LeaderElectionTestingModule', 'TestLeadership']));
+    });
+
+    it.concurrent.each(NODES)(
+      `runs the gated job on %s and shuts down on SIGTERM with ${shutdown === 'hooks' ? 'exit 143 (enableShutdownHooks())' : 'exit 0 (useProcessExit)'}`,
+      async (spec) => {
+        const app = new ConsumerProcess(await nodeBinary(spec), folder(), shutdown === 'process-exit' ? { SHUTDOWN: 'process-exit' } : {});
+        try {
+          await app.waitForLine(new RegExp(`^started as ${format}, leader true$`));
+          await app.waitForLine(/^gated job ran in election default$/);
+          app.terminate();
+          const exit = await app.exited;
+          // Plain enableShutdownHooks() re-raises the signal after closing the app (a shell shows
+          // 128 + 15 = 143); useProcessExit exits with 0. Either way the app closed first.
+          expect(exit).toEqual(shutdown === 'hooks' ? { code: null, signal: 'SIGTERM' } : { code: 0, signal: null });
+          expect(app.output).toEqual(expect.arrayContaining(['stopped leading', 'shut down on SIGTERM']));
+          expect(app.stderr).toEqual([]);
+        } finally {
+          await app.kill();
+        }
+      },
+      60_000,
+    );
   });
 });

@@ -1,0 +1,182 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** How a consumer's compiled code is loaded: `require()` (CommonJS) or `import` (ES modules). */
+export type ModuleFormat = 'commonjs' | 'module';
+
+/**
+ * A user's Nest app, the same source for both formats: ScheduleModule, the library in `standalone`
+ * mode, a `@LeaderOnly()` `@Interval` job that writes a line when it runs, and shutdown hooks. It
+ * imports the library by its name, so it gets exactly what the tarball's `exports` map gives.
+ *
+ * With SHUTDOWN=process-exit it calls `enableShutdownHooks([], { useProcessExit: true })` (exit 0
+ * after SIGTERM), otherwise plain `enableShutdownHooks()` (Nest re-raises SIGTERM: exit 143).
+ * It is a string, not a file under test/, so the repository's own typecheck does not try to resolve
+ * `nestjs-cluster-leader` before it is built; the consumer's own tsc run checks it.
+ */
+const CONSUMER_MAIN = `
+import 'reflect-metadata';
+import { Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Interval, ScheduleModule } from '@nestjs/schedule';
+import {
+  ClusterLeaderService,
+  currentLeaderJob,
+  LeaderElectionModule,
+  LeaderOnly,
+  type LeaderElectionModuleOptions,
+} from 'nestjs-cluster-leader';
+
+const options: LeaderElectionModuleOptions = {
+  backend: 'standalone',
+  onStoppedLeading: () => console.log('stopped leading'),
+};
+
+@Injectable()
+class HeartbeatJob implements OnApplicationShutdown {
+  @Interval(20)
+  @LeaderOnly()
+  beat(): void {
+    const election: string = currentLeaderJob()!.election;
+    console.log('gated job ran in election ' + election);
+  }
+
+  onApplicationShutdown(signal?: string): void {
+    console.log('shut down on ' + signal);
+  }
+}
+
+@Module({
+  imports: [ScheduleModule.forRoot(), LeaderElectionModule.forRoot(options)],
+  providers: [HeartbeatJob],
+})
+class AppModule {}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+  if (process.env.SHUTDOWN === 'process-exit') app.enableShutdownHooks([], { useProcessExit: true });
+  else app.enableShutdownHooks();
+  const leads: boolean = app.get(ClusterLeaderService).isLeader();
+  // typeof require is 'function' only in a CommonJS module.
+  console.log('started as ' + (typeof require === 'function' ? 'commonjs' : 'module') + ', leader ' + leads);
+}
+
+void main();
+`;
+
+/**
+ * Writes a consumer app into `folder` and installs the packed library into its node_modules the
+ * way npm lays it out: the tarball unpacked as `node_modules/nestjs-cluster-leader`, and every
+ * package the packed package.json names as a dependency or peer (plus `@types/node` for the
+ * consumer's tsc) linked from the repository's node_modules, so the consumer runs the real peers
+ * and no network is needed. A package the library imports without declaring it is not linked, so
+ * the consumer fails to load it.
+ *
+ * Measured alternatives: `npm install --offline` fails (ERESOLVE, "Found: @nestjs/common@undefined":
+ * `npm ci` caches tarballs, not the registry metadata a range needs), and `file:` links to the
+ * repository's node_modules crash npm 11 ("Cannot read properties of null (reading 'matches')").
+ */
+export async function createConsumer(
+  folder: string,
+  { format, tarball, repoNodeModules }: { format: ModuleFormat; tarball: string; repoNodeModules: string },
+): Promise<void> {
+  const library = join(folder, 'node_modules', 'nestjs-cluster-leader');
+  await mkdir(library, { recursive: true });
+  await run('tar', ['-xzf', tarball, '-C', library, '--strip-components=1']);
+  const packed = JSON.parse(await readFile(join(library, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+  };
+  const linked = [...Object.keys(packed.dependencies ?? {}), ...Object.keys(packed.peerDependencies ?? {}), '@types/node'];
+  for (const name of linked) {
+    const target = join(folder, 'node_modules', name);
+    await mkdir(join(target, '..'), { recursive: true });
+    await symlink(join(repoNodeModules, name), target, 'dir');
+  }
+
+  // No "type" field is a CommonJS package, as the Nest CLI's CommonJS template generates it.
+  const manifest = { name: `consumer-${format}`, private: true, ...(format === 'module' && { type: 'module' }) };
+  await writeFile(join(folder, 'package.json'), JSON.stringify(manifest, null, 2));
+  const tsconfig = {
+    compilerOptions: {
+      target: 'ES2022',
+      module: 'nodenext',
+      moduleResolution: 'nodenext',
+      types: ['node'],
+      rootDir: 'src',
+      outDir: 'dist',
+      strict: true,
+      experimentalDecorators: true,
+      emitDecoratorMetadata: true,
+      // As the Nest CLI's templates set it. With false, tsc also checks @kubernetes/client-node's
+      // declarations, which import 'ws' without depending on @types/ws (TS7016), in any app.
+      skipLibCheck: true,
+    },
+    include: ['src'],
+  };
+  await writeFile(join(folder, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
+  await mkdir(join(folder, 'src'));
+  await writeFile(join(folder, 'src', 'main.ts'), CONSUMER_MAIN);
+}
+
+/** A consumer app's process (`node <script>` in its folder): its output by line, and how it exited. */
+export class ConsumerProcess {
+  /** Every line of stdout and stderr, in order, for assertions and failure messages. */
+  readonly output: string[] = [];
+  readonly stderr: string[] = [];
+  /** Settles once the process exited and its output was read to the end. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly child: ChildProcess;
+  private readonly lineWaiters = new Set<(line: string | null) => void>();
+
+  constructor(node: string, folder: string, env: Record<string, string> = {}, script = 'dist/main.js') {
+    this.child = spawn(node, [script], {
+      cwd: folder,
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const [stream, sink] of [[this.child.stdout!, undefined], [this.child.stderr!, this.stderr]] as const) {
+      createInterface({ input: stream }).on('line', (line) => {
+        this.output.push(line);
+        sink?.push(line);
+        for (const waiter of [...this.lineWaiters]) waiter(line);
+      });
+    }
+    this.exited = once(this.child, 'close').then(([code, signal]) => {
+      for (const waiter of [...this.lineWaiters]) waiter(null);
+      return { code, signal } as { code: number | null; signal: NodeJS.Signals | null };
+    });
+  }
+
+  /** Resolves with the first line (already seen or to come) that matches; rejects if the process ends first. */
+  waitForLine(pattern: RegExp): Promise<string> {
+    const seen = this.output.find((line) => pattern.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter = (line: string | null) => {
+        if (line !== null && !pattern.test(line)) return;
+        this.lineWaiters.delete(waiter);
+        if (line === null) reject(new Error(`exited before printing ${pattern}:\n${this.output.join('\n')}`));
+        else resolve(line);
+      };
+      this.lineWaiters.add(waiter);
+    });
+  }
+
+  /** Sends SIGTERM, as Kubernetes does to stop a pod. */
+  terminate(): void {
+    this.child.kill('SIGTERM');
+  }
+
+  /** Stops the process if it still runs (cleanup after a failed test). */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
