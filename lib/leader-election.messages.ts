@@ -50,6 +50,36 @@ export const JOB_FAILED = (job: string) => `Leader-only job ${job} failed`;
 export const JOB_SKIPPED = (job: string, election: string) =>
   `Skipped ${job}: this pod is not the leader of election '${election}'.`;
 
+export const JOB_OVERLAP_SKIPPED = (job: string) =>
+  `Skipped a tick of ${job}: its previous run is still running on this pod (overlap: 'skip', the ` +
+  `default). Further ticks are skipped while it runs; set @LeaderOnly({ overlap: 'allow' }) to run them side by side.`;
+
+export const TICK_CLAIMED_ELSEWHERE = (job: string, fireTime: Date, why: string) =>
+  `Skipped ${job}'s tick of ${fireTime.toISOString()}: ${why}.`;
+
+export const TICK_CLAIM_FAILED = (job: string, fireTime: Date) =>
+  `Did not run ${job}'s tick of ${fireTime.toISOString()}: its claim could not be written to the ` +
+  `Lease in this term (the API failed, another pod took over, or leadership ended), so it runs nowhere twice.`;
+
+const DROP_REASONS: Record<string, string> = {
+  missedRunsSkip: "missedRuns is 'skip' (the default)",
+  startingDeadline: 'they are older than startingDeadlineMs',
+  maxMissedRuns: 'they are beyond the maxMissedRuns most recent',
+};
+
+export const TICKS_DROPPED = (job: string, reason: string, fireTimes: Date[], more: boolean) =>
+  `${job}: ${fireTimes.length}${more ? '+' : ''} fire time(s) that nobody ran will not run, because ` +
+  `${DROP_REASONS[reason] ?? reason}: ${fireTimes.map((t) => t.toISOString()).join(', ')}${more ? ', ...' : ''}.`;
+
+export const TICK_INTERRUPTED = (job: string, fireTime: Date, term: number, action: string) =>
+  `${job}: the tick of ${fireTime.toISOString()} was claimed in term ${term}, whose leader stopped ` +
+  `before recording that it finished; ` +
+  (action === 'rerun'
+    ? `running it again (interruptedRun: 'rerun', at least once).`
+    : action === 'dropped'
+      ? `not running it again: it is older than startingDeadlineMs.`
+      : `not running it again (interruptedRun: 'skip', at most once, the default).`);
+
 export const DRAIN_TIMED_OUT = (running: Record<string, number>, timeoutMs: number) =>
   `Shutdown: leader-only job(s) still running after ${timeoutMs} ms (` +
   Object.entries(running).map(([election, count]) => `${count} in election '${election}'`).join(', ') +
@@ -129,6 +159,9 @@ export const LEASE_COORDINATED = (election: string, lease: string, strategy: str
 export const HANDING_OVER = (election: string, lease: string, preferred: string) =>
   `Election '${election}': the Lease ${lease} names ${preferred} as its preferred holder; ` +
   `stepping down, and releasing the Lease once this election's running jobs have finished.`;
+
+export const LEDGER_PROBLEM = (election: string, lease: string, problem: string) =>
+  `Election '${election}', Lease ${lease}: job ledger: ${problem}.`;
 
 export const LEASE_RELEASE_FAILED = (election: string, lease: string, problem: string) =>
   `Election '${election}': could not release the Lease ${lease} (${problem}); other pods take ` +

@@ -36,6 +36,8 @@ export class LeaderElectionOrchestrator
 
   onApplicationBootstrap(): void {
     const { gate, options } = this.registry;
+    // Before any elector starts, so the first leadership of each election is seen (catch-up).
+    gate.start();
     for (const election of options.elections) {
       const state = this.registry.states.get(election.name)!;
       const jobs = { drain: async () => Object.keys(await gate.drain(options.drainTimeoutMs, [election.name])).length === 0 };
@@ -58,6 +60,7 @@ export class LeaderElectionOrchestrator
   }
 
   onModuleDestroy(): void {
+    this.registry.gate.stop();
     for (const { elector } of this.electors) elector.stopCampaigning();
     for (const state of this.registry.states.values()) state.close();
   }

@@ -6,10 +6,13 @@ import { ElectionRegistry } from './election.registry.js';
 import { LeaderOnlySetupError } from './errors/leader-only-setup.error.js';
 import { JOB_GATE, SCHEDULE_MODULE_OPTIONAL, SCHEDULER_TYPE_METADATA } from './leader-election.constants.js';
 import { SCHEDULE_MODULE_MISSING, UNKNOWN_ELECTION } from './leader-election.messages.js';
+import { assertDistinctLedgerKeys, assertPolicyFitsBackend, claimsTicks, resolveJobPolicy, type JobPolicy } from './ledger/job-policy.js';
+import { readJobSchedule } from './ledger/job-schedule.js';
 
 /**
  * Finds every provider and controller with @LeaderOnly() methods and attaches this application's
- * gate to the instance, checking at startup that each job names a configured election, and that a
+ * gate to the instance, checking at startup that each job names a configured election, that its
+ * options fit its schedule and its election's backend (claims need the Lease), and that a
  * scheduled one (@Cron, @Interval, @Timeout) has a ScheduleModule to run it. A @LeaderOnly()
  * method without a schedule decorator is fine: the app calls it itself.
  */
@@ -24,8 +27,9 @@ export class LeaderOnlyExplorer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const { gate } = this.registry;
+    const { gate, options } = this.registry;
     const scheduledJobs: string[] = [];
+    const claiming: { election: string; policy: JobPolicy }[] = [];
     for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
       const instance: unknown = wrapper.instance;
       if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
@@ -39,12 +43,19 @@ export class LeaderOnlyExplorer implements OnModuleInit {
           throw new LeaderOnlySetupError(UNKNOWN_ELECTION(job.name, job.election, gate.electionNames()));
         }
         if (Reflect.getMetadata(SCHEDULER_TYPE_METADATA, prototype[name]) !== undefined) scheduledJobs.push(job.name);
+        const policy = resolveJobPolicy(job.name, job.options, readJobSchedule(prototype[name]));
+        const { backend } = options.elections.find((election) => election.name === job.election)!;
+        assertPolicyFitsBackend(job.name, policy, backend);
+        const claims = claimsTicks(policy, backend);
+        if (claims) claiming.push({ election: job.election, policy });
+        gate.register(job, instance, policy, claims);
         gated = true;
       }
       if (gated) {
         Object.defineProperty(instance, JOB_GATE, { value: gate, configurable: true });
       }
     }
+    assertDistinctLedgerKeys(claiming);
     if (scheduledJobs.length > 0 && !this.scheduleModuleOptional && !this.scheduleModuleImported()) {
       throw new LeaderOnlySetupError(SCHEDULE_MODULE_MISSING(scheduledJobs));
     }

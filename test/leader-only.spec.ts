@@ -391,7 +391,16 @@ describe('currentLeaderJob()', () => {
 
     await vi.advanceTimersByTimeAsync(100);
     const context = await job.started.promise;
-    expect(context).toEqual({ election: 'default', term: null, signal: expect.any(AbortSignal) });
+    expect(context).toEqual({
+      election: 'default',
+      term: null,
+      fencingToken: null,
+      signal: expect.any(AbortSignal),
+      // The sidecar backend has no ledger: its ticks are not claimed, so they carry no fire time.
+      scheduledAt: null,
+      catchUp: false,
+      missedFireTimes: [],
+    });
     expect(context?.signal.aborted).toBe(false);
 
     standIn.leader = 'pod-b';

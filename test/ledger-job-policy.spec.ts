@@ -29,9 +29,19 @@ describe('resolveJobPolicy', () => {
     expect(resolveJobPolicy('Jobs.poll', {}, interval)).toMatchObject({ claim: true, fireTimes: undefined });
   });
 
-  it('does not claim @Timeout or unscheduled jobs, which keep overlap', () => {
+  it('does not claim @Timeout or unscheduled jobs, which keep overlap (allowed by default for a method called by hand)', () => {
     expect(resolveJobPolicy('Jobs.warmUp', { overlap: 'allow' }, timeout)).toMatchObject({ claim: false, overlap: 'allow' });
-    expect(resolveJobPolicy('Jobs.byHand', {}, none)).toMatchObject({ claim: false, overlap: 'skip' });
+    expect(resolveJobPolicy('Jobs.warmUp', {}, timeout)).toMatchObject({ claim: false, overlap: 'skip' });
+    expect(resolveJobPolicy('Jobs.byHand', {}, none)).toMatchObject({ claim: false, overlap: 'allow' });
+    expect(resolveJobPolicy('Jobs.byHand', { overlap: 'skip' }, none)).toMatchObject({ claim: false, overlap: 'skip' });
+  });
+
+  it('does not claim an @Interval() faster than a second unless asked to', () => {
+    const fast = { kind: 'interval', ms: 20 } as const;
+    expect(resolveJobPolicy('Jobs.fast', {}, fast).claim).toBe(false);
+    expect(resolveJobPolicy('Jobs.fast', { claim: true }, fast).claim).toBe(true);
+    expect(resolveJobPolicy('Jobs.fast', { missedRuns: 'runOnce' }, fast).claim).toBe(true);
+    expect(resolveJobPolicy('Jobs.slow', {}, { kind: 'interval', ms: 1_000 }).claim).toBe(true);
   });
 
   it('keys the ledger by the scheduler name when there is one', () => {

@@ -32,6 +32,7 @@ export function LeaderOnly(options: LeaderOnlyOptions = {}): MethodDecorator {
       name: `${target.constructor.name}.${String(propertyKey)}`,
       election: options.election ?? DEFAULT_ELECTION,
       method: original as (...args: unknown[]) => unknown,
+      options,
     };
     const gated = function (this: GatedInstance, ...args: unknown[]): unknown {
       if (this === undefined || this === null) throw new LeaderOnlySetupError(DETACHED_CALL(job.name));

@@ -1,7 +1,11 @@
 import { Logger } from '@nestjs/common';
+import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
+import type { LeaderOnlyOptions } from '../interfaces/leader-only-options.interface.js';
 import type { ElectionState } from '../leadership/election-state.js';
-import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_SKIPPED } from '../leader-election.messages.js';
+import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_OVERLAP_SKIPPED, JOB_SKIPPED } from '../leader-election.messages.js';
 import { setSafeTimeout } from '../leadership/timers.js';
+import type { JobPolicy } from '../ledger/job-policy.js';
+import { ClaimedRuns } from './claimed-runs.js';
 import { leaderJobContextStorage } from './leader-job-context.storage.js';
 
 /** A @LeaderOnly() method, as the decorator describes it to the gate. */
@@ -10,29 +14,55 @@ export interface GatedJob {
   readonly name: string;
   readonly election: string;
   readonly method: (...args: unknown[]) => unknown;
+  /** The decorator's options, checked at startup (see resolveJobPolicy). */
+  readonly options: LeaderOnlyOptions;
 }
 
-/** How often each job ran, was skipped on a follower, or failed, in this process. */
+/** How often each job ran, was skipped, or failed, in this process. */
 export interface JobCounters {
   runs: number;
+  /** Ticks that did not run here: not the leader, still running (overlap), or claimed elsewhere. */
   skipped: number;
   failed: number;
+}
+
+/** A job of this application, as the explorer registered it at startup. */
+export interface RegisteredJob {
+  readonly job: GatedJob;
+  readonly policy: JobPolicy;
+  /** Its ticks are claimed in the election's ledger (the Lease backend, `claim` not off). */
+  readonly claims: boolean;
+  /** The provider instance the method belongs to, for runs the gate starts itself (catch-up). */
+  readonly instance: object;
+  /** Runs in progress in this process. */
+  running: number;
+  counters: JobCounters;
 }
 
 /**
  * Decides, on every tick of a @LeaderOnly() job, whether it runs here, and keeps track of the jobs
  * that are running so that shutdown can wait for them before leadership is released.
- * One per application; it reads leadership from memory only, never over the network.
+ * One per application; the decision reads leadership from memory only. A job that claims its
+ * ticks additionally writes the claim to the election's Lease before it runs (see ClaimedRuns).
  */
 export class JobGate {
   private readonly logger = new Logger('LeaderOnly');
   private readonly counters = new Map<string, JobCounters>();
+  private readonly registered = new Map<GatedJob, RegisteredJob>();
   /** Gated jobs running now, per election. */
   private readonly running = new Map<string, number>();
   /** Woken whenever a job finishes, by whoever waits for a drain. */
   private readonly finishWaiters = new Set<() => void>();
+  private readonly claimed: ClaimedRuns;
+  private readonly unsubscribers: (() => void)[] = [];
 
-  constructor(private readonly elections: ReadonlyMap<string, ElectionState>) {}
+  constructor(private readonly elections: ReadonlyMap<string, ElectionState>) {
+    this.claimed = new ClaimedRuns(this.logger, {
+      started: (entry) => this.started(entry),
+      finished: (entry) => this.finished(entry),
+      invoke: (entry, self, args, context, settled) => this.invoke(entry, self, args, context, settled),
+    });
+  }
 
   hasElection(name: string): boolean {
     return this.elections.has(name);
@@ -42,41 +72,95 @@ export class JobGate {
     return [...this.elections.keys()];
   }
 
+  /** Called by the explorer at startup for every @LeaderOnly() method of a provider instance. */
+  register(job: GatedJob, instance: object, policy: JobPolicy, claims: boolean): void {
+    this.registered.set(job, { job, policy, claims, instance, running: 0, counters: this.countersOf(job.name) });
+  }
+
+  /**
+   * Starts watching leadership: when this pod begins a term, each claiming job of that election
+   * gets a chance to catch up on the fire times nobody claimed (its `missedRuns` policy).
+   */
+  start(): void {
+    for (const [name, state] of this.elections) {
+      this.unsubscribers.push(
+        state.onTermStarted((context) => {
+          for (const entry of this.registered.values()) {
+            if (entry.job.election === name && entry.claims) this.claimed.leadershipStarted(entry, state, context);
+          }
+        }),
+      );
+    }
+  }
+
+  stop(): void {
+    for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
+  }
+
   /** Runs the job with its `this` and arguments when this pod leads its election; skips it otherwise. */
   run(job: GatedJob, self: unknown, args: unknown[]): unknown {
-    const counters = this.countersOf(job.name);
-    const context = this.elections.get(job.election)?.currentJobContext();
+    const state = this.elections.get(job.election);
+    const context = state?.currentJobContext();
+    const entry = this.registered.get(job);
     if (context === undefined) {
-      counters.skipped++;
+      (entry?.counters ?? this.countersOf(job.name)).skipped++;
       // Checked first: building and dispatching a filtered debug line costs more than the gate.
       if (Logger.isLevelEnabled('debug')) this.logger.debug(JOB_SKIPPED(job.name, job.election));
       return undefined;
     }
+    if (entry === undefined) return this.invoke({ job, counters: this.countersOf(job.name) }, self, args, context);
+    if (entry.running > 0 && entry.policy.overlap === 'skip') {
+      entry.counters.skipped++;
+      if (entry.running === 1) this.logger.warn(JOB_OVERLAP_SKIPPED(job.name));
+      return undefined;
+    }
+    if (entry.claims && state!.ledger !== undefined) return this.claimed.tick(entry, state!, context, self, args);
+    return this.invoke(entry, self, args, context);
+  }
+
+  /**
+   * Runs the method once under `context`, counting it as running until it settles. Never throws
+   * and never rejects: a job's error is logged and counted. Returns what the method returned (a
+   * promise of it for an async method; undefined after an error); `settled` learns whether it
+   * succeeded.
+   */
+  private invoke(
+    entry: Pick<RegisteredJob, 'job' | 'counters'> & Partial<RegisteredJob>,
+    self: unknown,
+    args: unknown[],
+    context: LeaderJobContext,
+    settled?: (succeeded: boolean) => void,
+  ): unknown {
+    const { job, counters } = entry;
     counters.runs++;
-    this.running.set(job.election, (this.running.get(job.election) ?? 0) + 1);
+    this.started(entry);
     let result: unknown;
     try {
       // Reflect.apply as the callback keeps the per-tick cost free of closure allocations.
       result = leaderJobContextStorage.run(context, Reflect.apply, job.method, self, args);
     } catch (error) {
       this.failed(job, counters, error);
-      this.finished(job);
+      this.finished(entry);
+      settled?.(false);
       return undefined;
     }
     if (result instanceof Promise) {
       return result.then(
         (value: unknown) => {
-          this.finished(job);
+          this.finished(entry);
+          settled?.(true);
           return value;
         },
         (error: unknown) => {
           this.failed(job, counters, error);
-          this.finished(job);
+          this.finished(entry);
+          settled?.(false);
           return undefined;
         },
       );
     }
-    this.finished(job);
+    this.finished(entry);
+    settled?.(true);
     return result;
   }
 
@@ -86,10 +170,16 @@ export class JobGate {
     this.logger.error(`${JOB_FAILED(job.name)}: ${error instanceof Error ? error.message : String(error)}`, error instanceof Error ? error.stack : undefined);
   }
 
-  private finished(job: GatedJob): void {
-    const left = (this.running.get(job.election) ?? 1) - 1;
-    if (left === 0) this.running.delete(job.election);
-    else this.running.set(job.election, left);
+  private started(entry: { job: GatedJob; running?: number }): void {
+    if (entry.running !== undefined) entry.running++;
+    this.running.set(entry.job.election, (this.running.get(entry.job.election) ?? 0) + 1);
+  }
+
+  private finished(entry: { job: GatedJob; running?: number }): void {
+    if (entry.running !== undefined) entry.running--;
+    const left = (this.running.get(entry.job.election) ?? 1) - 1;
+    if (left === 0) this.running.delete(entry.job.election);
+    else this.running.set(entry.job.election, left);
     for (const wake of this.finishWaiters) wake();
   }
 
@@ -137,5 +227,4 @@ export class JobGate {
     if (Object.keys(still).length > 0) this.logger.warn(DRAIN_TIMED_OUT(still, timeoutMs));
     return still;
   }
-
 }

@@ -1,12 +1,26 @@
-/** What a running `@LeaderOnly()` job can learn about the leadership it runs under. */
+/** What a running `@LeaderOnly()` job can learn about the leadership and the tick it runs under. */
 export interface LeaderJobContext {
-  /** The election the job belongs to. */
   election: string;
-  /**
-   * The fencing token: the term the job started in (the Lease's `leaseTransitions`). Pass it to
-   * the systems the job writes to, so they can reject a write from an older term.
-   */
+  /** The term the job started in (the Lease's `leaseTransitions`); null for backends without terms. */
   term: number | null;
+  /**
+   * The fencing token: a value that strictly grows with every new term and never repeats, even
+   * when the Lease is deleted and re-created (the resourceVersion of the write that acquired the
+   * term: an etcd revision, a decimal string; compare as integers, e.g. with BigInt or a numeric
+   * column). Pass it with every write to the systems the job changes, so they can reject a write
+   * from an older term. Null for backends without one (sidecar, standalone).
+   */
+  fencingToken: string | null;
   /** Aborted as soon as this pod stops leading: stop work and do not write anything more. */
   signal: AbortSignal;
+  /**
+   * The fire time this run belongs to, as claimed in the ledger: the scheduled time of a `@Cron()`
+   * tick even when it fired late, or the time an `@Interval()` tick fired. Null for runs that do
+   * not claim (`claim: false`, backends other than `lease`, `@Timeout()`, unscheduled methods).
+   */
+  scheduledAt: Date | null;
+  /** True for a run that makes up for missed or interrupted ticks rather than the current one. */
+  catchUp: boolean;
+  /** The missed fire times this one run stands for (`missedRuns: 'runOnce'`), oldest first. */
+  missedFireTimes: readonly Date[];
 }

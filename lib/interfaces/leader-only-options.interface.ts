@@ -31,7 +31,8 @@ export interface LeaderOnlyOptions {
    * per tick (for jobs that tick too often to be worth one), at the price of a possible double or
    * lost run at a change of leader. Needs the `lease` backend; not for `@Timeout()` or unscheduled
    * methods.
-   * @default true for `@Cron()` and `@Interval()` with the `lease` backend; false otherwise
+   * @default true for `@Cron()`, and for `@Interval()` of 1000 ms or more, with the `lease`
+   * backend; false otherwise
    */
   claim?: boolean;
   /**
@@ -63,7 +64,7 @@ export interface LeaderOnlyOptions {
   /**
    * A tick that comes while the previous run of this job is still running on this pod.
    * Works with every backend.
-   * @default 'skip'
+   * @default 'skip' for scheduled jobs; 'allow' for a method without @Cron/@Interval/@Timeout
    */
   overlap?: OverlapPolicy;
 }

@@ -6,13 +6,19 @@ import type { LeadershipState } from '../interfaces/leadership-state.interface.j
 import { NEW_LEADER, STARTED_LEADING, STOPPED_LEADING } from '../leader-election.messages.js';
 import { monotonicNow } from './monotonic-clock.js';
 import { clampDelay } from './timers.js';
+import type { TickLedger } from '../ledger/tick-ledger.interface.js';
 
 /** What an elector knows after each step; electors publish it, ElectionState does the rest. */
 export interface LeadershipView {
   /** The identity the elector observes as leader, or null when none is known. */
   leader: string | null;
-  /** The fencing token of that leadership, or null when the backend has none. */
+  /** The term of that leadership (the Lease's leaseTransitions), or null when the backend has none. */
   term: number | null;
+  /**
+   * This pod's fencing token while it leads: a value that grows with every new term and never
+   * repeats (the Lease backend: the resourceVersion of the acquiring write). Null otherwise.
+   */
+  fencingToken?: string | null;
   /**
    * Until when (monotonic ms, see monotonicNow) this pod may act as leader if `leader` is this pod.
    * The elector derives it from what it can prove: e.g. the send time of the last successful renew
@@ -38,6 +44,9 @@ export class ElectionState {
   private termContext: LeaderJobContext | undefined;
   private termController: AbortController | undefined;
   private closed = false;
+  private tickLedger: TickLedger | undefined;
+  /** The library's own listeners for a new term (the gate's catch-up), called before the callbacks. */
+  private readonly termListeners: ((context: LeaderJobContext) => void)[] = [];
 
   constructor(
     readonly name: string,
@@ -52,6 +61,21 @@ export class ElectionState {
       leader: null,
       term: null,
     });
+  }
+
+  /** Set by a backend that keeps a job ledger (the Lease backend); undefined for the others. */
+  get ledger(): TickLedger | undefined {
+    return this.tickLedger;
+  }
+
+  useLedger(ledger: TickLedger): void {
+    this.tickLedger = ledger;
+  }
+
+  /** Calls `listener` whenever this pod begins a term, once the new state is out. */
+  onTermStarted(listener: (context: LeaderJobContext) => void): () => void {
+    this.termListeners.push(listener);
+    return () => this.termListeners.splice(this.termListeners.indexOf(listener), 1);
   }
 
   /** The hot path of every gated tick: two field reads and one clock read, no I/O. */
@@ -92,12 +116,16 @@ export class ElectionState {
       this.armExpiry();
     }
     const began = !this.leading && leading;
-    if (began) this.beginTerm(view.term);
+    if (began) this.beginTerm(view.term, view.fencingToken ?? null);
     // Callbacks run after the new state is out, so that inside them the service agrees with
     // the callback (isLeader(), leader() and term() already show the change).
     const emitted = this.emitIfChanged(previous, next);
     if (ended) this.invoke('onStoppedLeading', () => this.callbacks.onStoppedLeading?.({ ...emitted, isLeader: false }));
-    if (began) this.invoke('onStartedLeading', () => this.callbacks.onStartedLeading?.({ ...this.termContext! }));
+    if (began) {
+      const context = this.termContext!;
+      for (const listener of [...this.termListeners]) this.invoke('term listener', () => listener(context));
+      this.invoke('onStartedLeading', () => this.callbacks.onStartedLeading?.({ election: context.election, term: context.term, signal: context.signal }));
+    }
     if (previous.leader !== next.leader && next.leader !== null) {
       const leader = next.leader;
       this.invoke('onNewLeader', () => this.callbacks.onNewLeader?.(leader, next));
@@ -119,10 +147,18 @@ export class ElectionState {
     if (ended) this.invoke('onStoppedLeading', () => this.callbacks.onStoppedLeading?.(emitted));
   }
 
-  private beginTerm(term: number | null): void {
+  private beginTerm(term: number | null, fencingToken: string | null): void {
     this.leading = true;
     this.termController = new AbortController();
-    this.termContext = { election: this.name, term, signal: this.termController.signal };
+    this.termContext = {
+      election: this.name,
+      term,
+      fencingToken,
+      signal: this.termController.signal,
+      scheduledAt: null,
+      catchUp: false,
+      missedFireTimes: [],
+    };
     this.logger.log(STARTED_LEADING(this.name, this.identity, term));
   }
 

@@ -27,6 +27,9 @@ export const JOB_POLICY_DEFAULTS = {
   overlap: 'skip',
 } as const satisfies Partial<LeaderOnlyOptions>;
 
+/** Intervals shorter than this (ms) do not claim their ticks unless asked to. */
+export const MIN_DEFAULT_CLAIM_INTERVAL_MS = 1_000;
+
 /** The most `maxMissedRuns` accepts: a catch-up is a burst of runs, not a replay of history. */
 export const MAX_MISSED_RUNS_LIMIT = 1_000;
 
@@ -80,7 +83,8 @@ export function resolveJobPolicy(job: string, options: LeaderOnlyOptions, schedu
     throw new LeaderOnlySetupError(POLICY_OPTION_INVALID(job, 'options', options, 'Pass an object, or nothing.'));
   }
   rejectUnknownOptions(job, options);
-  const overlap = oneOf(job, 'overlap', options.overlap, ['skip', 'allow'], JOB_POLICY_DEFAULTS.overlap);
+  // Overlap is about ticks: a method the app calls itself keeps running every call it gets.
+  const overlap = oneOf(job, 'overlap', options.overlap, ['skip', 'allow'], schedule.kind === 'none' ? 'allow' : JOB_POLICY_DEFAULTS.overlap);
   if (options.claim !== undefined && typeof options.claim !== 'boolean') {
     throw new LeaderOnlySetupError(POLICY_OPTION_INVALID(job, 'claim', options.claim, 'Use true or false.'));
   }
@@ -94,7 +98,10 @@ export function resolveJobPolicy(job: string, options: LeaderOnlyOptions, schedu
     if (given[0] !== undefined) throw new LeaderOnlySetupError(POLICY_NO_SCHEDULE_FOR_CLAIMS(job, given[0], why));
   }
   if (options.claim === false && given[0] !== undefined) throw new LeaderOnlySetupError(POLICY_NEEDS_CLAIM(job, given[0]));
-  const claim = claimable && options.claim !== false;
+  // An @Interval() faster than a second would cost a Lease write per tick, several a second: it
+  // claims only when asked to (claim: true, or an option that needs claims).
+  const frequent = schedule.kind === 'interval' && schedule.ms < MIN_DEFAULT_CLAIM_INTERVAL_MS;
+  const claim = claimable && options.claim !== false && (!frequent || options.claim === true || given.length > 0);
 
   const missedRuns = oneOf(job, 'missedRuns', options.missedRuns, ['skip', 'runOnce', 'runEach'], JOB_POLICY_DEFAULTS.missedRuns);
   const interruptedRun = oneOf(job, 'interruptedRun', options.interruptedRun, ['skip', 'rerun'], JOB_POLICY_DEFAULTS.interruptedRun);

@@ -14,11 +14,15 @@ import {
   LEASE_NOT_RELEASED,
   LEASE_RELEASED,
   LEASE_RELEASE_FAILED,
+  LEDGER_PROBLEM,
   SAME_IDENTITY_PROCESS,
 } from '../../leader-election.messages.js';
+import { LEDGER_ANNOTATION, type LedgerEntry } from '../../ledger/ledger-record.js';
+import type { TickLedger } from '../../ledger/tick-ledger.interface.js';
 import type { ResolvedLease } from '../../options/resolve-options.js';
 import type { ElectionJobs, LeaderElector, StopOptions } from '../leader-elector.interface.js';
 import { LeaseApiError, type LeaseVerb } from './lease-api.error.js';
+import { LeaseLedger, type LedgerWrite } from './lease-ledger.js';
 import type { LeaseLock } from './lease-lock.js';
 import { LeaseLock as KubeLeaseLock } from './lease-lock.js';
 import { LeaseObservation, isOlder, type OwnTerm } from './lease-observation.js';
@@ -42,6 +46,12 @@ const JITTER_FACTOR = 1.2;
 const AUTH_FAILURE_RETRY_FACTOR = 10;
 /** A release that meets a conflict re-reads and tries again, at most this many writes in all. */
 const RELEASE_ATTEMPTS = 3;
+
+/** The ledger annotation a write carries, when it carries one. */
+function withLedger(lease: V1Lease, { value }: LedgerWrite): V1Lease {
+  if (value === undefined) return lease;
+  return { ...lease, metadata: { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [LEDGER_ANNOTATION]: value } } };
+}
 
 /** Jobs that never end while shutdown waits for them: the drain the elector may ask for. */
 const NO_JOBS: ElectionJobs = { drain: async () => true };
@@ -87,11 +97,21 @@ export class LeaseElector implements LeaderElector {
   readonly incarnation = randomUUID();
   private readonly observation: LeaseObservation;
   private readonly watch: LeaseWatchKeeper;
+  /** The job ledger this process reads from the Lease and writes with its records. */
+  private readonly ledger = new LeaseLedger((problem) => this.logger.warn(LEDGER_PROBLEM(this.state.name, this.lock.describe(), problem)));
+  /** Rounds and claims, one at a time: each write is conditional on what the one before left. */
+  private lane: Promise<unknown> = Promise.resolve();
 
   /** True while this process holds the Lease: it acquired it and renewed it in time. */
   private holding = false;
   /** The acquisition of this process's current (or last) term, which its records must carry. */
   private ownTerm: OwnTerm | null = null;
+  /**
+   * The fencing token of the current term: the resourceVersion of the write that acquired it, an
+   * etcd revision. Every later write anywhere in the cluster gets a higher one, so it grows with
+   * every new term, across a deletion and re-creation of the Lease too (leaseTransitions does not).
+   */
+  private fencingToken: string | null = null;
   /** Send time of the last successful write + renewDeadline (monotonic). */
   private leadingUntil = 0;
   /** When the last round of tryAcquireOrRenew began: the next may begin a retry period later. */
@@ -141,6 +161,14 @@ export class LeaseElector implements LeaderElector {
         },
       },
     );
+    const ledger: TickLedger = {
+      entry: (key) => this.ledger.entry(this.observation.lease, key),
+      claim: (key, entry) => this.exclusive(() => this.claim(key, entry)),
+      complete: (key, entry) => {
+        if (this.holding && entry.term === this.ownTerm?.leaseTransitions) this.ledger.update(key, entry);
+      },
+    };
+    state.useLedger(ledger);
   }
 
   /** @param kubeConfig loaded and checked at startup (see kube-config.ts) */
@@ -174,7 +202,7 @@ export class LeaseElector implements LeaderElector {
     clearTimeout(this.stepTimer);
     this.watch.stop();
     this.lock.abortInFlight();
-    await this.stepping;
+    await this.lane;
     const ours = this.observation.isOurs(this.ownTerm);
     if (ours && !release) {
       this.logger.warn(LEASE_NOT_RELEASED(this.state.name, this.lock.describe(), this.observation.leaseDurationMs));
@@ -273,10 +301,13 @@ export class LeaseElector implements LeaderElector {
           renewTime: wallNow,
           leaseTransitions: previous.leaseTransitions + 1,
         };
+    // A new term starts from the Lease's ledger: updates of an earlier term are not ours to write.
+    if (!renewing) this.ledger.reset();
+    const ledgerWrite = this.ledger.prepare(lease);
     const sentAt = this.clock.now();
     let written: V1Lease;
     try {
-      written = await this.lock.update(withRecord(lease, record, { incarnation: this.incarnation, keepCoordination: renewing }));
+      written = await this.lock.update(withLedger(withRecord(lease, record, { incarnation: this.incarnation, keepCoordination: renewing }), ledgerWrite));
     } catch (error) {
       const apiError = LeaseApiError.from('update', error);
       if (apiError.status === 409) return this.conflict();
@@ -287,6 +318,7 @@ export class LeaseElector implements LeaderElector {
       return this.failed('update', apiError);
     }
     if (this.stopped) return 'idle';
+    this.ledger.written(ledgerWrite);
     return this.took(written, record, sentAt, renewing ? 'renewed' : 'acquired');
   }
 
@@ -302,6 +334,7 @@ export class LeaseElector implements LeaderElector {
     };
     const sentAt = this.clock.now();
     let created: V1Lease;
+    this.ledger.reset();
     try {
       created = await this.lock.create(newLease(record, this.incarnation));
     } catch (error) {
@@ -317,6 +350,7 @@ export class LeaseElector implements LeaderElector {
   private took(written: V1Lease, record: LeaderElectionRecord, sentAt: number, outcome: 'acquired' | 'renewed'): StepOutcome {
     if (outcome === 'acquired') {
       this.ownTerm = { acquireTimeMs: record.acquireTime!.getTime(), leaseTransitions: record.leaseTransitions };
+      this.fencingToken = written.metadata?.resourceVersion ?? null;
     }
     this.holding = true;
     this.leadingUntil = sentAt + this.options.renewDeadlineMs;
@@ -352,8 +386,11 @@ export class LeaseElector implements LeaderElector {
         renewTime: wallNow,
         leaseTransitions: this.ownTerm!.leaseTransitions,
       };
+      // The release carries the ledger too: how the last claimed runs ended.
+      const ledgerWrite = this.ledger.prepare(lease);
       try {
-        await this.lock.update(withRecord(lease, record, { incarnation: this.incarnation, keepCoordination: true }), remaining);
+        await this.lock.update(withLedger(withRecord(lease, record, { incarnation: this.incarnation, keepCoordination: true }), ledgerWrite), remaining);
+        this.ledger.written(ledgerWrite);
         this.logger.log(LEASE_RELEASED(this.state.name, this.lock.describe()));
         return;
       } catch (error) {
@@ -453,6 +490,7 @@ export class LeaseElector implements LeaderElector {
       {
         leader: this.observation.holder,
         term: record?.leaseTransitions ?? null,
+        fencingToken: this.holding ? this.fencingToken : null,
         leadingUntil: this.holding && !this.handingOver ? this.leadingUntil : 0,
       },
       reason,
@@ -512,8 +550,53 @@ export class LeaseElector implements LeaderElector {
     const spacing = this.lastAttemptAt + this.options.retryPeriodMs - this.clock.now();
     this.stepTimer = setSafeTimeout(() => {
       this.stepTimer = undefined;
-      this.stepping = this.step().finally(() => (this.stepping = undefined));
+      this.stepping = this.exclusive(() => this.step()).finally(() => (this.stepping = undefined));
     }, Math.max(delayMs, spacing));
+  }
+
+  /** Runs `work` after every round or claim before it has finished, never beside one. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.lane.then(work, work);
+    this.lane = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * A claim of a tick: one conditional write of the ledger that renews the Lease too, within this
+   * process's current term. A conflict re-reads and tries once more if the Lease is still ours;
+   * any other failure, a change of term, or the renew deadline passing means the tick does not
+   * run. The next renew is due a retry period after the claim, which renewed the Lease already.
+   */
+  private async claim(key: string, entry: LedgerEntry): Promise<boolean> {
+    const term = this.ownTerm?.leaseTransitions;
+    if (this.stopped || !this.holding || this.handingOver || entry.term !== term || !this.state.isLeader()) return false;
+    if (!this.ledger.writable(this.observation.lease)) return false;
+    // The API failed less than a retry period ago: the claim fails closed without a request, so
+    // a job that ticks often cannot flood an API that is already down.
+    if (this.lastFailure !== null && this.clock.now() - this.lastAttemptAt < this.options.retryPeriodMs) return false;
+    this.ledger.update(key, entry);
+    this.lastAttemptAt = this.clock.now();
+    let outcome = await this.write();
+    this.checkDeadline();
+    if (outcome === 'conflict' && this.holding && !this.stopped) {
+      let lease: V1Lease | null = null;
+      try {
+        lease = await this.lock.get();
+      } catch (error) {
+        outcome = this.failed('get', error);
+      }
+      this.checkDeadline();
+      if (lease === null && outcome === 'conflict') this.leaseGone('the Lease was deleted');
+      if (lease !== null) {
+        this.observe(lease);
+        if (this.holding && !this.stopped) outcome = await this.write();
+        this.checkDeadline();
+      }
+    }
+    const claimed = outcome === 'renewed' && this.holding && this.ownTerm?.leaseTransitions === term && this.state.isLeader();
+    if (!claimed) this.ledger.forget(key, entry);
+    this.replan();
+    return claimed;
   }
 
   private async step(): Promise<void> {
