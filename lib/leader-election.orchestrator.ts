@@ -9,6 +9,7 @@ import { createElector } from './electors/create-elector.js';
 import type { LeaderElector } from './electors/leader-elector.interface.js';
 import { ElectionRegistry } from './election.registry.js';
 import { AUTO_BACKEND_CHOSEN, STANDALONE_IN_KUBERNETES } from './leader-election.messages.js';
+import { SidecarApiServer } from './sidecar-api/sidecar-api.server.js';
 
 /**
  * Owns the electors' lifecycle. Start: one elector per election, once the app has booted.
@@ -17,6 +18,8 @@ import { AUTO_BACKEND_CHOSEN, STANDALONE_IN_KUBERNETES } from './leader-election
  *      running job's AbortSignal fires;
  *   2. beforeApplicationShutdown: wait (bounded) for the running gated jobs to finish, and only
  *      then stop the electors, which releases a held Lease so a follower takes over at once.
+ * The drop-in sidecar answer (`serveSidecarApi`) listens before any elector starts, so a port in
+ * use stops the app before it campaigns, and closes last, after the Lease is released.
  */
 @Injectable()
 export class LeaderElectionOrchestrator
@@ -24,10 +27,14 @@ export class LeaderElectionOrchestrator
 {
   private readonly logger = new Logger('LeaderElection');
   private electors: LeaderElector[] = [];
+  private readonly sidecarApi: SidecarApiServer | undefined;
 
-  constructor(private readonly registry: ElectionRegistry) {}
+  constructor(private readonly registry: ElectionRegistry) {
+    this.sidecarApi = SidecarApiServer.fromOptions(registry.options, registry.states);
+  }
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
+    await this.sidecarApi?.listen();
     for (const election of this.registry.options.elections) {
       if (election.autoReason !== undefined) {
         this.logger.log(AUTO_BACKEND_CHOSEN(election.name, election.backend, election.autoReason));
@@ -49,5 +56,6 @@ export class LeaderElectionOrchestrator
     const electors = this.electors;
     this.electors = [];
     await Promise.all(electors.map((elector) => elector.stop()));
+    await this.sidecarApi?.close();
   }
 }
