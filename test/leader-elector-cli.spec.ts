@@ -51,15 +51,20 @@ describe('the bin as processes on one Lease', () => {
 
   /** Starts one candidate as a pod would run the sidecar container, with its own API user. */
   async function startElector(identity: string): Promise<{ elector: ElectorProcess; port: number }> {
+    const elector = await spawnElector(identity, ['--http=127.0.0.1:0']);
+    return { elector, port: await elector.servedPort() };
+  }
+
+  async function spawnElector(identity: string, flags: string[]): Promise<ElectorProcess> {
     server.addUser(identity);
     const kubeconfig = join(directory, `${identity}.kubeconfig`);
     await writeFile(kubeconfig, server.kubeConfig(identity).exportConfig());
     const elector = new ElectorProcess(
-      [`--election=${LEASE}`, '--election-namespace=default', `--id=${identity}`, '--http=127.0.0.1:0', '--ttl=2s'],
+      [`--election=${LEASE}`, '--election-namespace=default', `--id=${identity}`, '--ttl=2s', ...flags],
       { KUBECONFIG: kubeconfig },
     );
     processes.push(elector);
-    return { elector, port: await elector.servedPort() };
+    return elector;
   }
 
   async function holderAfter(index: number, predicate: (holder: string) => boolean): Promise<{ at: number; holder: string }> {
@@ -109,6 +114,33 @@ describe('the bin as processes on one Lease', () => {
 
     expect(await b.elector.signal('SIGINT')).toEqual({ code: 0, signal: null });
     expect(server.getLease('default', LEASE)?.spec?.holderIdentity).toBe('');
+  });
+
+  it('without --http serves nothing, and runs until signalled, through an API outage', async () => {
+    const renewals = new EventEmitter();
+    const countRenewals = ({ user, verb, status }: { user: string | null; verb: string; status: number }) => {
+      if (user === 'pod-d' && verb === 'update' && status === 200) renewals.emit('renewal');
+    };
+    server.on('request', countRenewals);
+    try {
+      const index = holders.length;
+      const elector = await spawnElector('pod-d', []);
+      await holderAfter(index, (holder) => holder === 'pod-d');
+
+      // Nothing in flight and only the library's (unref'd) retry timers: the process must not
+      // take that for "done" and exit.
+      await server.faults.refuseConnections(true);
+      await elector.waitForLine(/WARN .*failed/);
+      await server.faults.refuseConnections(false);
+      await once(renewals, 'renewal', { signal: AbortSignal.timeout(10_000) });
+
+      expect(await elector.signal('SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(server.getLease('default', LEASE)?.spec?.holderIdentity).toBe('');
+      expect(elector.log()).not.toContain('Answering as');
+    } finally {
+      server.off('request', countRenewals);
+      await server.faults.refuseConnections(false);
+    }
   });
 
   it('exits 1 naming --http when its port is taken, before it campaigns', async () => {

@@ -39,6 +39,8 @@ async function main(args: string[]): Promise<void> {
     return;
   }
 
+  // From here on the first SIGTERM or SIGINT stops gracefully; a second one ends it at once.
+  const signalled = firstSignal();
   const election = options.elections[0]!;
   const state = new ElectionState(election.name, election.identity);
   const server = SidecarApiServer.fromOptions(options, new Map([[election.name, state]]));
@@ -48,6 +50,7 @@ async function main(args: string[]): Promise<void> {
     if (!(error instanceof LeaderElectionConfigError)) throw error;
     process.stderr.write(`${flagErrorFromConfigError(error, commandLine.given).message}\n`);
     process.exitCode = 1;
+    signalled.cancel();
     return;
   }
   const elector = createElector(election, state);
@@ -56,30 +59,42 @@ async function main(args: string[]): Promise<void> {
     logger.log(`Electing on the Lease ${namespace}/${name} as ${election.identity} (lease duration ${leaseDurationMs} ms, renew deadline ${renewDeadlineMs} ms, retry period ${retryPeriodMs} ms).`);
   }
   elector.start();
+  // The library unrefs its timers so that an app can exit; this command must run until signalled.
+  const keepAlive = setInterval(() => undefined, 2 ** 31 - 1);
 
-  let stopping = false;
-  const stop = async (signal: NodeJS.Signals) => {
-    if (stopping) return logger.warn(`${signal} again: still releasing the Lease.`);
-    stopping = true;
-    logger.log(`${signal}: stopping; releasing the Lease if this pod holds it.`);
-    // As in the module: stop leading at once (the answer stops naming this pod), release the
-    // Lease, then stop answering. There are no jobs here to wait for.
-    state.close();
-    try {
-      await elector.stop();
-      await server?.close();
-    } catch (error) {
-      logger.error(`Could not stop cleanly: ${error instanceof Error ? error.message : String(error)}`);
-      process.exitCode = 1;
-    }
-    for (const name of SIGNALS) process.removeListener(name, onSignal);
-    // Nothing is left to keep the process alive now; it exits by itself with exitCode (0).
-  };
-  const onSignal = (signal: NodeJS.Signals) => void stop(signal);
-  for (const name of SIGNALS) process.on(name, onSignal);
+  const signal = await signalled.received;
+  clearInterval(keepAlive);
+  logger.log(`${signal}: stopping; releasing the Lease if this pod holds it.`);
+  // As in the module: stop leading at once (the answer stops naming this pod), release the Lease,
+  // then stop answering. There are no jobs here to wait for.
+  state.close();
+  try {
+    await elector.stop();
+    await server?.close();
+  } catch (error) {
+    logger.error(`Could not stop cleanly: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
+  // Nothing is left to keep the process alive: it exits by itself, with exitCode (0 unless set).
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+
+/** The first SIGTERM or SIGINT; its listeners go as soon as one came, so a second one is fatal. */
+function firstSignal(): { received: Promise<NodeJS.Signals>; cancel: () => void } {
+  let onSignal!: (signal: NodeJS.Signals) => void;
+  const cancel = () => {
+    for (const name of SIGNALS) process.removeListener(name, onSignal);
+  };
+  const received = new Promise<NodeJS.Signals>((resolve) => {
+    onSignal = (signal) => {
+      cancel();
+      resolve(signal);
+    };
+    for (const name of SIGNALS) process.on(name, onSignal);
+  });
+  return { received, cancel };
+}
 
 /** The flags as the library's options, validated by the library itself; errors name the flag. */
 function resolveCommandLine(commandLine: LeaderElectorCommandLine): ResolvedOptions {
