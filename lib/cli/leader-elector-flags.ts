@@ -37,8 +37,8 @@ it releases the Lease (so another pod takes over at once) and exits 0.
   --ttl=<duration>             the lease duration in Go's syntax, whole seconds: 10s, 1m
                                (default ${DEFAULT_TTL}); the renew deadline is ttl/2, the retry
                                period ttl/4, as the old sidecar had them
-  --use-cluster-credentials    use the pod's service account (default: it inside a pod, else
-                               KUBECONFIG or ~/.kube/config)
+  --use-cluster-credentials    use the pod's service account only (default: KUBECONFIG, else
+                               ~/.kube/config, else the pod's service account)
   -h, --help                   show this text
 `;
 
