@@ -6,7 +6,7 @@ export { ClusterLeaderService, type WaitForLeadershipOptions } from './cluster-l
 export { LeaderOnly } from './decorators/leader-only.decorator.js';
 export { currentLeaderJob } from './gate/leader-job-context.storage.js';
 export type { JobCounters } from './gate/job-gate.js';
-export { DEFAULT_ELECTION, LEASE_DEFAULTS, SIDECAR_DEFAULTS } from './leader-election.constants.js';
+export { DEFAULT_ELECTION, LEASE_DEFAULTS, SIDECAR_API_DEFAULTS, SIDECAR_DEFAULTS } from './leader-election.constants.js';
 export { LeaderElectionConfigError } from './errors/leader-election-config.error.js';
 export { LeaderOnlySetupError } from './errors/leader-only-setup.error.js';
 export { UnknownElectionError } from './errors/unknown-election.error.js';
@@ -18,6 +18,7 @@ export type {
   LeaderElectionModuleOwnOptions,
   LeaseOptions,
   LeadershipTerm,
+  SidecarApiOptions,
   SidecarOptions,
 } from './interfaces/leader-election-options.interface.js';
 export type { LeadershipState } from './interfaces/leadership-state.interface.js';

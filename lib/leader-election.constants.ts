@@ -43,3 +43,9 @@ export const SHUTDOWN_DEFAULTS = {
   /** How long shutdown waits for running leader-only jobs before it gives up leadership anyway. */
   drainTimeoutMs: 10_000,
 } as const;
+
+/** Where the drop-in for the leader-elector sidecar answers: the sidecar's own `--http` address. */
+export const SIDECAR_API_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 4_040,
+} as const;

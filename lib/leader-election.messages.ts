@@ -166,3 +166,23 @@ export const LEDGER_PROBLEM = (election: string, lease: string, problem: string)
 export const LEASE_RELEASE_FAILED = (election: string, lease: string, problem: string) =>
   `Election '${election}': could not release the Lease ${lease} (${problem}); other pods take ` +
   `over when it expires.`;
+
+export const SIDECAR_API_SERVING = (election: string, address: { address: string; port: number }) =>
+  `Answering as the leader-elector sidecar did, for election '${election}', on ` +
+  `http://${address.address.includes(':') ? `[${address.address}]` : address.address}:${address.port} (any path).`;
+
+export const SIDECAR_API_LISTEN_FAILED = (host: string, port: number, code: string) => {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `Another process already listens on ${where} (EADDRINUSE). If the pod still runs the ` +
+        `leader-elector sidecar container, remove it: this app now answers in its place. Otherwise ` +
+        `choose a free port.`;
+    case 'EACCES':
+      return `This process may not listen on ${where} (EACCES): ports below 1024 need privileges. ` +
+        `Use 4040, as the sidecar did.`;
+    default:
+      return `No interface of this machine has the address ${host} (${code}). Use '127.0.0.1' ` +
+        `(this pod's containers only) or '0.0.0.0' (every interface).`;
+  }
+};

@@ -11,6 +11,7 @@ import { createElector, ELECTOR_FACTORY, type ElectorFactory } from './electors/
 import type { LeaderElector } from './electors/leader-elector.interface.js';
 import { ElectionRegistry } from './election.registry.js';
 import { AUTO_BACKEND_CHOSEN, STANDALONE_IN_KUBERNETES } from './leader-election.messages.js';
+import { SidecarApiServer } from './sidecar-api/sidecar-api.server.js';
 
 /**
  * Owns the electors' lifecycle. Start: one elector per election, once the app has booted.
@@ -20,6 +21,8 @@ import { AUTO_BACKEND_CHOSEN, STANDALONE_IN_KUBERNETES } from './leader-election
  *   2. beforeApplicationShutdown: wait (at most drainTimeoutMs) for the running gated jobs to
  *      finish; then stop the electors: an election whose jobs finished releases its Lease so a
  *      follower takes over at once; one whose jobs still run does not, and its Lease expires.
+ * The drop-in sidecar answer (`serveSidecarApi`) listens before any elector starts, so a port in
+ * use stops the app before it campaigns, and closes last, after the Lease is released.
  */
 @Injectable()
 export class LeaderElectionOrchestrator
@@ -27,14 +30,18 @@ export class LeaderElectionOrchestrator
 {
   private readonly logger = new Logger('LeaderElection');
   private electors: { election: string; elector: LeaderElector }[] = [];
+  private readonly sidecarApi: SidecarApiServer | undefined;
 
   constructor(
     private readonly registry: ElectionRegistry,
     /** Replaces the backends' electors: provided only by LeaderElectionTestingModule. */
     @Optional() @Inject(ELECTOR_FACTORY) private readonly electorFactory?: ElectorFactory,
-  ) {}
+  ) {
+    this.sidecarApi = SidecarApiServer.fromOptions(registry.options, registry.states);
+  }
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
+    await this.sidecarApi?.listen();
     const { gate, options } = this.registry;
     // Before any elector starts, so the first leadership of each election is seen (catch-up).
     gate.start();
@@ -70,5 +77,6 @@ export class LeaderElectionOrchestrator
     const electors = this.electors;
     this.electors = [];
     await Promise.all(electors.map(({ election, elector }) => elector.stop({ release: !(election in stillRunning) })));
+    await this.sidecarApi?.close();
   }
 }

@@ -176,4 +176,13 @@ describe('the published package', () => {
       60_000,
     );
   });
+
+  it('ships the leader-elector command as a bin that runs from plain Node', async () => {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };
+    expect(pkg.bin).toEqual({ 'nestjs-cluster-leader-elector': './dist/cli/leader-elector.cli.js' });
+    const bin = new URL(`../${pkg.bin['nestjs-cluster-leader-elector']}`, import.meta.url).pathname;
+    expect((await readFile(bin, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const { stdout } = await run(process.execPath, [bin, '--help'], { cwd: root });
+    expect(stdout).toContain('Usage: nestjs-cluster-leader-elector --election=<lease name> [flags]');
+  });
 });

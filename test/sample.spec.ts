@@ -106,6 +106,22 @@ describe('the sample with no leader-election settings', () => {
   });
 });
 
+describe('the sample in place of the leader-elector sidecar (LEADER_ELECTION_SIDECAR_API_PORT)', () => {
+  let serving: SampleProcess | undefined;
+  afterAll(() => serving?.kill());
+
+  it('answers the sidecar\'s question for the pod\'s other containers, then shuts down cleanly', async () => {
+    serving = await SampleProcess.start({ MY_POD_NAME: 'pod-a', LEADER_ELECTION_BACKEND: 'standalone', LEADER_ELECTION_SIDECAR_API_PORT: '0' });
+    const line = await serving.waitForLine(/Answering as the leader-elector sidecar did, for election 'default', on http:\/\/127\.0\.0\.1:\d+ /);
+    const port = Number(/:(\d+) \(any path\)\.$/.exec(line)![1]);
+
+    const answer = await fetch(`http://127.0.0.1:${port}/`);
+    expect(answer.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(await answer.text()).toBe('{"name":"pod-a"}');
+    expect(await serving.stop()).toEqual({ code: 0, signal: null });
+  });
+});
+
 describe('the sample with a bad setting', () => {
   it('refuses to start, naming the variable', async () => {
     const misconfigured = SampleProcess.spawn({ LEADER_ELECTION_BACKEND: 'lease', LEASE_DURATION_MS: '15s' });

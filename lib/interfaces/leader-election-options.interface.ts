@@ -66,6 +66,26 @@ export interface LeaseOptions {
   kubeConfig?: KubeConfig;
 }
 
+/**
+ * Serve the old `leader-elector` sidecar's HTTP answer from this app's own election, so the pod's
+ * other containers that ask `localhost:4040` keep working once the sidecar container is gone:
+ * every path and method gets `200`, `{"name":"<leader>"}` as `text/plain`, byte for byte as the
+ * sidecar sent it. The name is this pod's only while this pod may act as leader (as the gate
+ * decides), else the leader this pod observes, else `""`.
+ */
+export interface SidecarApiOptions {
+  /** The TCP port, as the sidecar's `--http=localhost:4040`. `0` picks a free port (logged). @default 4040 */
+  port?: number;
+  /**
+   * The address to listen on: an IP address, or `'localhost'` (meaning `127.0.0.1`, as the sidecar
+   * bound it). The default answers the pod's own containers only; `'0.0.0.0'` also answers other
+   * pods. @default '127.0.0.1'
+   */
+  host?: string;
+  /** The election whose leader is answered; it must not use the `sidecar` backend. @default 'default' */
+  election?: string;
+}
+
 interface ElectionOptionsBase extends LeaderElectionCallbacks {
   /**
    * `auto` (default): `lease` inside Kubernetes, `standalone` outside.
@@ -111,4 +131,9 @@ export interface LeaderElectionModuleOwnOptions {
    * given up, in milliseconds. @default 10000
    */
   drainTimeoutMs?: number;
+  /**
+   * Answer as the `leader-elector` sidecar did, on `127.0.0.1:4040` (`true`) or where given, for
+   * the pod's other containers. See SidecarApiOptions. @default false (no server)
+   */
+  serveSidecarApi?: boolean | SidecarApiOptions;
 }

@@ -13,6 +13,7 @@ import {
   SHUTDOWN_DEFAULTS,
   SIDECAR_DEFAULTS,
 } from '../leader-election.constants.js';
+import { resolveSidecarApi, type ResolvedSidecarApi } from './resolve-sidecar-api.js';
 
 export const SERVICE_ACCOUNT_NAMESPACE_FILE =
   '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -56,6 +57,8 @@ export interface ResolvedOptions {
   insideKubernetes: boolean;
   drainTimeoutMs: number;
   elections: ResolvedElection[];
+  /** Set when `serveSidecarApi` asks for the drop-in answer of the leader-elector sidecar. */
+  sidecarApi?: ResolvedSidecarApi;
 }
 
 /** What the process environment contributes; injectable so tests need not touch process.env. */
@@ -78,7 +81,7 @@ export const processEnvironment = (): ResolveEnvironment => ({
 });
 
 const BACKENDS = ['auto', 'lease', 'sidecar', 'standalone'] as const;
-const MODULE_KEYS = ['identity', 'elections', 'drainTimeoutMs', 'isGlobal'];
+const MODULE_KEYS = ['identity', 'elections', 'drainTimeoutMs', 'isGlobal', 'serveSidecarApi'];
 const ELECTION_KEYS = ['backend', 'sidecar', 'lease', 'onStartedLeading', 'onStoppedLeading', 'onNewLeader'];
 const SIDECAR_KEYS = ['url', 'pollIntervalMs', 'requestTimeoutMs'];
 const LEASE_KEYS = [
@@ -124,7 +127,8 @@ export function resolveOptions(
     elections.push(resolveElection(name, `elections.${name}.`, election, identity, environment));
   }
   assertDistinctLocks(elections);
-  return { identity, insideKubernetes: insideKubernetes(environment), drainTimeoutMs, elections };
+  const sidecarApi = resolveSidecarApi(options.serveSidecarApi, elections);
+  return { identity, insideKubernetes: insideKubernetes(environment), drainTimeoutMs, elections, ...(sidecarApi && { sidecarApi }) };
 }
 
 function resolveIdentity(option: unknown, { env, hostname }: ResolveEnvironment): string {

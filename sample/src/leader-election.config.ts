@@ -10,6 +10,8 @@ import type { LeaderElectionBackend, LeaderElectionModuleOptions } from '../../l
  * LEADER_ELECTION_LEASE_NAME   the Lease's name (default sample-leader)
  * LEADER_ELECTION_NAMESPACE    the Lease's namespace (default POD_NAMESPACE, then the pod's own)
  * LEASE_DURATION_MS, RENEW_DEADLINE_MS, RETRY_PERIOD_MS   Lease timings, whole milliseconds
+ * LEADER_ELECTION_SIDECAR_API_PORT  answer as the leader-elector sidecar did, on 127.0.0.1 at this
+ *                              port (4040 in a pod that drops the sidecar container; unset: off)
  *
  * The identity comes from MY_POD_NAME (the library reads it), and the Kubernetes client from the
  * in-cluster service account or KUBECONFIG.
@@ -18,9 +20,11 @@ export function leaderElectionOptionsFromEnv(env: NodeJS.ProcessEnv): LeaderElec
   // The library rejects any other value at startup, listing the valid ones.
   const backend = text(env, 'LEADER_ELECTION_BACKEND') as LeaderElectionBackend | undefined;
   const sidecarUrl = text(env, 'LEADER_ELECTION_SIDECAR_URL');
+  const sidecarApiPort = wholeNumber(env, 'LEADER_ELECTION_SIDECAR_API_PORT', 'a port number, e.g. LEADER_ELECTION_SIDECAR_API_PORT=4040');
   return {
     ...(backend && { backend }),
     ...(sidecarUrl && { sidecar: { url: sidecarUrl } }),
+    ...(sidecarApiPort !== undefined && { serveSidecarApi: { port: sidecarApiPort } }),
     // Read only when the backend is `lease`, or `auto` inside Kubernetes.
     lease: definedOnly({
       name: text(env, 'LEADER_ELECTION_LEASE_NAME') ?? 'sample-leader',
@@ -39,10 +43,14 @@ function text(env: NodeJS.ProcessEnv, name: string): string | undefined {
 }
 
 function milliseconds(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  return wholeNumber(env, name, `a whole number of milliseconds, e.g. ${name}=15000`);
+}
+
+function wholeNumber(env: NodeJS.ProcessEnv, name: string, expected: string): number | undefined {
   const value = text(env, name);
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value)) {
-    throw new Error(`Environment variable ${name} is "${value}": use a whole number of milliseconds, e.g. ${name}=15000.`);
+    throw new Error(`Environment variable ${name} is "${value}": use ${expected}.`);
   }
   return Number(value);
 }
