@@ -22,5 +22,10 @@ export type {
   SidecarOptions,
 } from './interfaces/leader-election-options.interface.js';
 export type { LeadershipState } from './interfaces/leadership-state.interface.js';
-export type { LeaderOnlyOptions } from './interfaces/leader-only-options.interface.js';
+export type {
+  InterruptedRunPolicy,
+  LeaderOnlyOptions,
+  MissedRunsPolicy,
+  OverlapPolicy,
+} from './interfaces/leader-only-options.interface.js';
 export type { LeaderJobContext } from './interfaces/leader-job-context.interface.js';

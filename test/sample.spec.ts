@@ -1,7 +1,11 @@
 import { createServer, type Server } from 'node:http';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSample, SampleProcess, type SampleStatus } from './support/sample-process.js';
+import { KubeApiServer } from './support/kube-apiserver/index.js';
+import { buildSample, SampleProcess, type SampleRun, type SampleStatus } from './support/sample-process.js';
 
 /**
  * The sample app as users run it: compiled, started as separate Node processes, observed only
@@ -66,7 +70,7 @@ describe('the sample with three replicas and the sidecar backend', () => {
       expect(all[pod]).toEqual({ identity: pod, isLeader: false, leader: 'pod-b', runs: 0, term: null });
     }
     expect(sample('pod-b').output).toContainEqual(expect.stringMatching(/Listening on port \d+ as pod-b \(backend sidecar\)\./));
-    expect(sample('pod-b').output).toContainEqual(expect.stringMatching(/\[ReportJob\] Run 2: wrote the report \(term none\)\./));
+    expect(sample('pod-b').output).toContainEqual(expect.stringMatching(/\[ReportJob\] Run 2: wrote the report for \S+ \(term none\)\./));
   });
 
   it('moves the job to the new leader when the sidecar names another pod', async () => {
@@ -122,6 +126,91 @@ describe('the sample in place of the leader-elector sidecar (LEADER_ELECTION_SID
   });
 });
 
+describe('the sample with three replicas on the Lease backend: each tick once, none lost (GET /runs)', () => {
+  const pods = ['pod-a', 'pod-b', 'pod-c'];
+  let server: KubeApiServer;
+  let directory: string;
+  const samples = new Map<string, SampleProcess>();
+
+  beforeAll(async () => {
+    server = await KubeApiServer.start();
+    directory = await mkdtemp(join(tmpdir(), 'sample-lease-'));
+    await Promise.all(
+      pods.map(async (pod) => {
+        // One API user per pod, as each pod has its own service account token.
+        const token = server.addUser(pod);
+        const kubeconfig = join(directory, `${pod}.kubeconfig`);
+        await writeFile(kubeconfig, JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Config',
+          clusters: [{ name: 'test', cluster: { server: server.url, 'insecure-skip-tls-verify': true } }],
+          users: [{ name: pod, user: { token } }],
+          contexts: [{ name: 'test', context: { cluster: 'test', user: pod, namespace: 'default' } }],
+          'current-context': 'test',
+        }));
+        samples.set(pod, await SampleProcess.start({
+          MY_POD_NAME: pod,
+          KUBECONFIG: kubeconfig,
+          LEADER_ELECTION_BACKEND: 'lease',
+          LEADER_ELECTION_NAMESPACE: 'default',
+          LEASE_DURATION_MS: '2000',
+          RENEW_DEADLINE_MS: '1500',
+          RETRY_PERIOD_MS: '300',
+          SAMPLE_JOB_CRON: '* * * * * *',
+          SAMPLE_JOB_MISFIRE: 'runEach',
+        }));
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all([...samples.values()].map((replica) => replica.kill()));
+    await server?.close();
+    if (directory) await rm(directory, { recursive: true, force: true });
+  });
+
+  const leaderOf = async () => {
+    for (;;) {
+      for (const [pod, replica] of samples) if ((await replica.status()).isLeader) return pod;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+
+  it('after the leader is cut off, the next one runs every missed second once, late, as a catch-up', async () => {
+    const first = await leaderOf();
+    await samples.get(first)!.waitForStatus((status) => status.runs >= 2);
+    server.faults.partition(first, true);
+    const [second] = await Promise.all([
+      (async () => {
+        for (;;) {
+          const pod = await leaderOf();
+          if (pod !== first) return pod;
+        }
+      })(),
+    ]);
+    await samples.get(second)!.waitForStatus((status) => status.runs >= 5);
+    const byPod = Object.fromEntries(await Promise.all(pods.map(async (pod) => [pod, await samples.get(pod)!.runs()] as const)));
+    const all: SampleRun[] = Object.values(byPod).flat();
+    const seconds = all.map((run) => Date.parse(run.scheduledAt)).sort((a, b) => a - b);
+
+    // No fire time ran twice, on one pod or across pods, and none between the first and the
+    // last was lost: the takeover's gap was caught up.
+    expect(new Set(seconds).size).toBe(seconds.length);
+    for (let i = 1; i < seconds.length; i++) expect(seconds[i]! - seconds[i - 1]!).toBe(1_000);
+    const catchUps = byPod[second]!.filter((run) => run.catchUp);
+    expect(catchUps.length).toBeGreaterThan(0);
+    // Each ran late, after its fire time had passed without a leader (and the earliest by more than
+    // the takeover took).
+    for (const run of catchUps) expect(Date.parse(run.startedAt)).toBeGreaterThan(Date.parse(run.scheduledAt));
+    expect(Date.parse(catchUps[0]!.startedAt) - Date.parse(catchUps[0]!.scheduledAt)).toBeGreaterThan(1_000);
+    // A new term, and a fencing token above every one the first leader used.
+    const highest = (runs: SampleRun[]) => runs.reduce((max, run) => (BigInt(run.fencingToken!) > max ? BigInt(run.fencingToken!) : max), 0n);
+    expect(byPod[second]!.every((run) => BigInt(run.fencingToken!) > highest(byPod[first]!))).toBe(true);
+    expect(byPod[second]![0]!.term).toBeGreaterThan(byPod[first]![0]!.term!);
+    server.faults.partition(first, false);
+  });
+});
+
 describe('the sample with a bad setting', () => {
   it('refuses to start, naming the variable', async () => {
     const misconfigured = SampleProcess.spawn({ LEADER_ELECTION_BACKEND: 'lease', LEASE_DURATION_MS: '15s' });
@@ -129,5 +218,12 @@ describe('the sample with a bad setting', () => {
     expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
     expect(misconfigured.log()).toMatch(/Environment variable LEASE_DURATION_MS is "15s": use a whole number of milliseconds/);
     expect(misconfigured.log()).not.toMatch(/Listening on port/);
+  });
+
+  it('refuses an unknown SAMPLE_JOB_MISFIRE, naming the variable', async () => {
+    const misconfigured = SampleProcess.spawn({ SAMPLE_JOB_MISFIRE: 'sometimes' });
+
+    expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
+    expect(misconfigured.log()).toMatch(/SAMPLE_JOB_MISFIRE is "sometimes": use skip, runOnce or runEach/);
   });
 });

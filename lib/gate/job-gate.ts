@@ -4,6 +4,7 @@ import type { LeaderOnlyOptions } from '../interfaces/leader-only-options.interf
 import type { ElectionState } from '../leadership/election-state.js';
 import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_OVERLAP_SKIPPED, JOB_SKIPPED } from '../leader-election.messages.js';
 import { setSafeTimeout } from '../leadership/timers.js';
+import { CronFireTimes } from '../ledger/fire-times.js';
 import type { JobPolicy } from '../ledger/job-policy.js';
 import { ClaimedRuns } from './claimed-runs.js';
 import { leaderJobContextStorage } from './leader-job-context.storage.js';
@@ -16,6 +17,34 @@ export interface GatedJob {
   readonly method: (...args: unknown[]) => unknown;
   /** The decorator's options, checked at startup (see resolveJobPolicy). */
   readonly options: LeaderOnlyOptions;
+}
+
+const NO_FIRE_TIMES: readonly Date[] = [];
+
+/**
+ * The context of a scheduled run that is not claimed: its fire time as this pod's clock and the
+ * job's own schedule say, computed only if the job asks for it (a cron computation costs far more
+ * than the gate), or the time it fired for an @Interval() or @Timeout().
+ */
+function unclaimedRunContext(term: LeaderJobContext, entry: RegisteredJob): LeaderJobContext {
+  const firedAt = Date.now();
+  const fireTimes = entry.fireTimes;
+  let scheduledAt: Date | null | undefined;
+  return {
+    election: term.election,
+    term: term.term,
+    fencingToken: term.fencingToken,
+    signal: term.signal,
+    catchUp: false,
+    missedFireTimes: NO_FIRE_TIMES,
+    get scheduledAt(): Date | null {
+      if (scheduledAt === undefined) {
+        const fireTime = fireTimes === undefined ? firedAt : fireTimes.tickFireTime(firedAt);
+        scheduledAt = fireTime === undefined ? null : new Date(fireTime);
+      }
+      return scheduledAt;
+    },
+  };
 }
 
 /** How often each job ran, was skipped, or failed, in this process. */
@@ -37,6 +66,8 @@ export interface RegisteredJob {
   /** Runs in progress in this process. */
   running: number;
   counters: JobCounters;
+  /** A @Cron() job's fire times, to tell an unclaimed run its scheduled time when it asks. */
+  readonly fireTimes: CronFireTimes | undefined;
 }
 
 /**
@@ -74,7 +105,9 @@ export class JobGate {
 
   /** Called by the explorer at startup for every @LeaderOnly() method of a provider instance. */
   register(job: GatedJob, instance: object, policy: JobPolicy, claims: boolean): void {
-    this.registered.set(job, { job, policy, claims, instance, running: 0, counters: this.countersOf(job.name) });
+    const { schedule } = policy;
+    const fireTimes = policy.fireTimes ?? (schedule.kind === 'cron' ? new CronFireTimes(schedule) : undefined);
+    this.registered.set(job, { job, policy, claims, instance, running: 0, counters: this.countersOf(job.name), fireTimes });
   }
 
   /**
@@ -115,7 +148,7 @@ export class JobGate {
       return undefined;
     }
     if (entry.claims && state!.ledger !== undefined) return this.claimed.tick(entry, state!, context, self, args);
-    return this.invoke(entry, self, args, context);
+    return this.invoke(entry, self, args, entry.policy.schedule.kind === 'none' ? context : unclaimedRunContext(context, entry));
   }
 
   /**

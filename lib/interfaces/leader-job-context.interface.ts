@@ -14,11 +14,13 @@ export interface LeaderJobContext {
   /** Aborted as soon as this pod stops leading: stop work and do not write anything more. */
   signal: AbortSignal;
   /**
-   * The fire time this run belongs to, as claimed in the ledger: the scheduled time of a `@Cron()`
-   * tick even when it fired late, or the time an `@Interval()` tick fired. Null for runs that do
-   * not claim (`claim: false`, backends other than `lease`, `@Timeout()`, unscheduled methods).
+   * The fire time this run belongs to: the scheduled time of a `@Cron()` tick even when it fired
+   * late (the one claimed in the ledger, for jobs that claim; otherwise computed from this pod's
+   * clock and the job's schedule when first read), or the time an `@Interval()`/`@Timeout()` tick
+   * fired. Null for a method without a schedule decorator, and for a tick so late (over a minute)
+   * that it belongs to no fire time.
    */
-  scheduledAt: Date | null;
+  readonly scheduledAt: Date | null;
   /** True for a run that makes up for missed or interrupted ticks rather than the current one. */
   catchUp: boolean;
   /** The missed fire times this one run stands for (`missedRuns: 'runOnce'`), oldest first. */

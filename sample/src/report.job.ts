@@ -1,26 +1,51 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { currentLeaderJob, LeaderOnly } from '../../lib/index.js';
+import { reportJobOptions, SAMPLE_JOB_CRON } from './report-job.options.js';
+
+/** One run of the job in this process, as `GET /runs` lists it. */
+export interface SampleRun {
+  /** The fire time the run belongs to (claimed in the Lease on the lease backend). */
+  scheduledAt: string;
+  startedAt: string;
+  term: number | null;
+  fencingToken: string | number | null;
+  /** A run that makes up for fire times nobody ran (SAMPLE_JOB_MISFIRE). */
+  catchUp: boolean;
+}
 
 /** A job that must run on one replica only: every replica schedules it, only the leader runs it. */
 @Injectable()
 export class ReportJob {
   private readonly logger = new Logger(ReportJob.name);
-  private runCount = 0;
+  private readonly history: SampleRun[] = [];
 
   /** How often the job ran in this process. */
   get runs(): number {
-    return this.runCount;
+    return this.history.length;
+  }
+
+  /** Every run in this process, oldest first. */
+  runLog(): readonly SampleRun[] {
+    return this.history;
   }
 
   // Every 5 seconds; SAMPLE_JOB_CRON overrides it (the black-box test runs it every second).
-  @Cron(process.env.SAMPLE_JOB_CRON ?? '*/5 * * * * *')
-  @LeaderOnly()
+  @Cron(SAMPLE_JOB_CRON)
+  @LeaderOnly(reportJobOptions(process.env))
   async report(): Promise<void> {
-    // Inside a @LeaderOnly() job: the term it runs under (a fencing token) and a signal that fires
-    // as soon as this pod stops leading.
-    const { term, signal } = currentLeaderJob()!;
-    const run = ++this.runCount;
+    // Inside a @LeaderOnly() job: the tick it runs for, the term, a fencing token that grows with
+    // every new term, and a signal that fires as soon as this pod stops leading.
+    const { term, fencingToken, signal, scheduledAt, catchUp } = currentLeaderJob()!;
+    const startedAt = new Date();
+    this.history.push({
+      scheduledAt: (scheduledAt ?? startedAt).toISOString(),
+      startedAt: startedAt.toISOString(),
+      term,
+      fencingToken,
+      catchUp,
+    });
+    const run = this.history.length;
     const report = await this.buildReport(run);
     // Leadership can end while the job works. Check before every write, and pass the term to the
     // store so it can refuse writes from an older term.
@@ -28,8 +53,8 @@ export class ReportJob {
       this.logger.warn(`Run ${run}: leadership ended before writing; not writing.`);
       return;
     }
-    await this.writeReport(report, term);
-    this.logger.log(`Run ${run}: wrote the report (term ${term ?? 'none'}).`);
+    await this.writeReport(report, fencingToken);
+    this.logger.log(`Run ${run}: wrote the report for ${(scheduledAt ?? startedAt).toISOString()}${catchUp ? ' (catching up)' : ''} (term ${term ?? 'none'}).`);
   }
 
   private async buildReport(run: number): Promise<string> {
@@ -37,5 +62,5 @@ export class ReportJob {
   }
 
   /** Stands in for a write to a database or a queue, tagged with the fencing token. */
-  private async writeReport(_report: string, _term: number | null): Promise<void> {}
+  private async writeReport(_report: string, _fencingToken: string | null): Promise<void> {}
 }

@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { ClusterLeaderService } from '../../lib/index.js';
-import { ReportJob } from './report.job.js';
+import { ReportJob, type SampleRun } from './report.job.js';
 
 export interface SampleStatus {
   identity: string;
@@ -23,6 +23,12 @@ export class StatusController {
     // One snapshot, so isLeader, leader and term agree with each other.
     const { identity, isLeader, leader, term } = this.clusterLeader.state();
     return { identity, isLeader, leader, runs: this.reportJob.runs, term };
+  }
+
+  /** The report job's runs in this process, oldest first. */
+  @Get('runs')
+  runs(): readonly SampleRun[] {
+    return this.reportJob.runLog();
   }
 
   /** For liveness and readiness probes: a follower is as healthy as the leader. */

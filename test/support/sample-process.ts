@@ -3,11 +3,12 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import type { SampleRun } from '../../sample/src/report.job.js';
 import type { SampleStatus } from '../../sample/src/status.controller.js';
 import { REPO_ROOT, spawnSample } from './spawn-sample.js';
 
-/** `GET /status` of the sample: its contract with the black-box checks. */
-export type { SampleStatus };
+/** `GET /status` and `GET /runs` of the sample: its contract with the black-box checks. */
+export type { SampleRun, SampleStatus };
 
 /** Compiles the sample and the library into dist-sample, as `tsc -p tsconfig.sample.json`. */
 export async function buildSample(): Promise<void> {
@@ -89,6 +90,12 @@ export class SampleProcess {
       };
       this.lineWaiters.add(waiter);
     });
+  }
+
+  async runs(): Promise<SampleRun[]> {
+    const response = await fetch(`http://127.0.0.1:${this.port}/runs`);
+    if (!response.ok) throw new Error(`GET /runs answered ${response.status}`);
+    return (await response.json()) as SampleRun[];
   }
 
   async status(): Promise<SampleStatus> {

@@ -1,0 +1,31 @@
+import type { LeaderOnlyOptions, MissedRunsPolicy } from '../../lib/index.js';
+
+/**
+ * The sample job's schedule and @LeaderOnly() options, from the environment. Decorators are
+ * evaluated when the module loads, so these are read then.
+ *
+ * SAMPLE_JOB_CRON     the job's cron expression (default every 5 seconds)
+ * SAMPLE_JOB_MISFIRE  what a new leader does with fire times nobody ran: skip (default), runOnce
+ *                     (one catch-up run for all of them) or runEach (one run each, at most 10)
+ */
+export const SAMPLE_JOB_CRON = process.env.SAMPLE_JOB_CRON?.trim() || '*/5 * * * * *';
+
+const MISSED_RUNS: Record<string, MissedRunsPolicy> = {
+  skip: 'skip',
+  runonce: 'runOnce',
+  'run-once': 'runOnce',
+  once: 'runOnce',
+  runeach: 'runEach',
+  'run-each': 'runEach',
+  each: 'runEach',
+};
+
+export function reportJobOptions(env: NodeJS.ProcessEnv): LeaderOnlyOptions {
+  const value = env.SAMPLE_JOB_MISFIRE?.trim();
+  if (!value) return {};
+  const missedRuns = MISSED_RUNS[value.toLowerCase()];
+  if (missedRuns === undefined) {
+    throw new Error(`Environment variable SAMPLE_JOB_MISFIRE is "${value}": use skip, runOnce or runEach, e.g. SAMPLE_JOB_MISFIRE=runOnce.`);
+  }
+  return { missedRuns };
+}
