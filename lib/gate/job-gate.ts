@@ -63,8 +63,10 @@ export interface RegisteredJob {
   readonly claims: boolean;
   /** The provider instance the method belongs to, for runs the gate starts itself (catch-up). */
   readonly instance: object;
-  /** Runs in progress in this process. */
+  /** Runs in progress in this process (a claimed tick counts from its claim on). */
   running: number;
+  /** An overlapping tick was logged while the current runs go on (reset when none runs). */
+  overlapLogged: boolean;
   counters: JobCounters;
   /** A @Cron() job's fire times, to tell an unclaimed run its scheduled time when it asks. */
   readonly fireTimes: CronFireTimes | undefined;
@@ -107,7 +109,7 @@ export class JobGate {
   register(job: GatedJob, instance: object, policy: JobPolicy, claims: boolean): void {
     const { schedule } = policy;
     const fireTimes = policy.fireTimes ?? (schedule.kind === 'cron' ? new CronFireTimes(schedule) : undefined);
-    this.registered.set(job, { job, policy, claims, instance, running: 0, counters: this.countersOf(job.name), fireTimes });
+    this.registered.set(job, { job, policy, claims, instance, running: 0, overlapLogged: false, counters: this.countersOf(job.name), fireTimes });
   }
 
   /**
@@ -144,7 +146,8 @@ export class JobGate {
     if (entry === undefined) return this.invoke({ job, counters: this.countersOf(job.name) }, self, args, context);
     if (entry.running > 0 && entry.policy.overlap === 'skip') {
       entry.counters.skipped++;
-      if (entry.running === 1) this.logger.warn(JOB_OVERLAP_SKIPPED(job.name));
+      if (!entry.overlapLogged) this.logger.warn(JOB_OVERLAP_SKIPPED(job.name));
+      entry.overlapLogged = true;
       return undefined;
     }
     if (entry.claims && state!.ledger !== undefined) return this.claimed.tick(entry, state!, context, self, args);
@@ -208,8 +211,8 @@ export class JobGate {
     this.running.set(entry.job.election, (this.running.get(entry.job.election) ?? 0) + 1);
   }
 
-  private finished(entry: { job: GatedJob; running?: number }): void {
-    if (entry.running !== undefined) entry.running--;
+  private finished(entry: { job: GatedJob; running?: number; overlapLogged?: boolean }): void {
+    if (entry.running !== undefined && --entry.running === 0) entry.overlapLogged = false;
     const left = (this.running.get(entry.job.election) ?? 1) - 1;
     if (left === 0) this.running.delete(entry.job.election);
     else this.running.set(entry.job.election, left);
