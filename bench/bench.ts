@@ -5,6 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { measureApiLoad, type ApiLoadConfig } from './api-load.js';
+import { measureClaimCost, type ClaimCostConfig } from './claim-cost.js';
 import { benchLogger } from './bench-logger.js';
 import { measureChurn, type ChurnConfig } from './churn-safety.js';
 import { measureConnections, type ConnectionsConfig } from './connections.js';
@@ -29,6 +30,7 @@ interface Plan {
   scale: ScaleConfig;
   churn: ChurnConfig;
   shutdown: ShutdownTimeConfig;
+  claimCost: ClaimCostConfig;
   connections: ConnectionsConfig;
 }
 
@@ -51,6 +53,7 @@ function plan(quick: boolean): Plan {
       : { candidates: 1000, trials: 3, timings: DEFAULT_TIMINGS, windowMs: 30_000 },
     churn: { timings: SHORT_TIMINGS, candidates: 3, durationMs: quick ? 50_000 : 360_000 },
     shutdown: { timings: DEFAULT_TIMINGS, trials: quick ? 1 : 5 },
+    claimCost: { timings: DEFAULT_TIMINGS, windowMs: quick ? 20_000 : 180_000 },
     connections: { timings: DEFAULT_TIMINGS, candidates: 3, windowMs: quick ? 15_000 : 60_000 },
   };
 }
@@ -85,6 +88,7 @@ await step('apiLoad', measureApiLoad);
 await step('scale', measureScale);
 await step('churn', measureChurn);
 await step('shutdown', measureShutdownTime);
+await step('claimCost', measureClaimCost);
 await step('connections', measureConnections);
 
 const checks = checkTargets(results);

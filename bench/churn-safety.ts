@@ -39,11 +39,23 @@ export interface ChurnResult {
   actions: Record<ChurnAction, number>;
   /** Leadership changes seen (a new interval starting after another). */
   failovers: number;
-  /** Seconds of the churn window, and how many had the job run by two candidates / by none. */
+  /**
+   * Seconds of the churn window, and for the job without claims (`claim: false`, the behaviour of
+   * every leader election): how many had it run by two candidates / by none.
+   */
   seconds: number;
   doubleRunSeconds: number;
   idleSeconds: number;
   runs: number;
+  /**
+   * The same per-second cron with claims and `missedRuns: 'runEach'`: ticks (scheduled fire
+   * times in the window) run more than once, run by nobody, and runs that were catch-ups.
+   */
+  claimed: { runs: number; ticksRunTwice: number; ticksRunByNobody: number; catchUpRuns: number; missedSeconds: number[] };
+  /** When (epoch second) each fault was forced, for reading the missed ticks against. */
+  timeline: { second: number; action: ChurnAction }[];
+  /** Each claimed run writes (tick, fencing token) to a store that rejects a token lower than one it has seen. */
+  fencedWrites: { accepted: number; staleRejected: number };
   /** Pairs of leadership intervals that overlapped (must be 0). */
   overlaps: number;
   /** Runs whose term (fencing token) was lower than an earlier run's (must be 0). */
@@ -57,10 +69,30 @@ interface Run {
   /** The process that ran it (two processes may share one identity). */
   process: string;
   term: number | null;
+  claimed: boolean;
+  catchUp: boolean;
+}
+
+/** A store that fences: it rejects a write whose token is lower than the highest it has seen. */
+class FencedStore {
+  private highest = -1n;
+  accepted = 0;
+  staleRejected = 0;
+
+  write(token: string | null): void {
+    const value = token === null ? -1n : BigInt(token);
+    if (value < this.highest) {
+      this.staleRejected++;
+      return;
+    }
+    this.highest = value;
+    this.accepted++;
+  }
 }
 
 const RUNS = Symbol('churn-runs');
 const PROCESS = Symbol('churn-process');
+const STORE = Symbol('churn-store');
 
 /** Every candidate's job: a cron tick each second that records which process ran it, when, under which term. */
 @Injectable()
@@ -68,12 +100,23 @@ class ChurnJob {
   constructor(
     @Inject(PROCESS) private readonly process: string,
     @Inject(RUNS) private readonly runs: Run[],
+    @Inject(STORE) private readonly store: FencedStore,
   ) {}
 
+  /** What every leader election gives: each leader runs what its own clock says is due. */
   @Cron('* * * * * *')
-  @LeaderOnly()
+  @LeaderOnly({ claim: false })
   tick(): void {
-    this.runs.push({ second: Math.floor(Date.now() / 1000), process: this.process, term: currentLeaderJob()?.term ?? null });
+    this.runs.push({ second: Math.floor(Date.now() / 1000), process: this.process, term: currentLeaderJob()?.term ?? null, claimed: false, catchUp: false });
+  }
+
+  /** Each tick claimed in the Lease, and every missed one caught up. */
+  @Cron('* * * * * *')
+  @LeaderOnly({ missedRuns: 'runEach', maxMissedRuns: 60 })
+  claimedTick(): void {
+    const job = currentLeaderJob()!;
+    this.store.write(job.fencingToken);
+    this.runs.push({ second: Math.floor(job.scheduledAt!.getTime() / 1000), process: this.process, term: job.term, claimed: true, catchUp: job.catchUp });
   }
 }
 
@@ -88,6 +131,8 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
   const server = await KubeApiServer.start();
   const timeline = new LeadershipTimeline();
   const runs: Run[] = [];
+  const store = new FencedStore();
+  const faultLog: { second: number; action: ChurnAction }[] = [];
   const live: NestCandidate[] = [];
   const closing: Promise<void>[] = [];
   const actions = Object.fromEntries(CHURN_ACTIONS.map((a) => [a, 0])) as Record<ChurnAction, number>;
@@ -102,7 +147,7 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
       user,
       leaseName: 'churn',
       timings: config.timings,
-      providers: [ChurnJob, { provide: RUNS, useValue: runs }, { provide: PROCESS, useValue: user }],
+      providers: [ChurnJob, { provide: RUNS, useValue: runs }, { provide: PROCESS, useValue: user }, { provide: STORE, useValue: store }],
     });
     timeline.track(user, candidate.leader);
     live.push(candidate);
@@ -131,6 +176,8 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
   try {
     for (let i = 0; i < config.candidates; i++) await spawn();
     await leaderNow();
+    // Until the claimed job has run once, there is no ledger entry to catch up from.
+    while (!runs.some((run) => run.claimed)) await sleep(50);
     startSecond = Math.floor(Date.now() / 1000) + 1;
     const deadline = performance.now() + config.durationMs;
     const cycle = config.actions ?? CHURN_ACTIONS;
@@ -138,6 +185,7 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
       const action = cycle[step % cycle.length]!;
       const leader = await leaderNow();
       actions[action]++;
+      faultLog.push({ second: Math.floor(Date.now() / 1000), action });
       const actedAt = performance.now();
       switch (action) {
         case 'crash':
@@ -224,15 +272,20 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
     await server.close();
   }
 
+  const inWindow = (run: Run) => run.second >= startSecond && run.second <= endSecond;
+  const claimedRuns = runs.filter((run) => run.claimed && inWindow(run));
+  const claimedTicks = new Map<number, number>();
+  for (const run of claimedRuns) claimedTicks.set(run.second, (claimedTicks.get(run.second) ?? 0) + 1);
+  const legacyRuns = runs.filter((run) => !run.claimed);
   const bySecond = new Map<number, Set<string>>();
-  for (const run of runs) {
-    if (run.second < startSecond || run.second > endSecond) continue;
+  for (const run of legacyRuns) {
+    if (!inWindow(run)) continue;
     if (!bySecond.has(run.second)) bySecond.set(run.second, new Set());
     bySecond.get(run.second)!.add(run.process);
   }
   const seconds = endSecond - startSecond + 1;
   let termRegressions = 0;
-  for (let i = 1; i < runs.length; i++) if ((runs[i].term ?? 0) < (runs[i - 1].term ?? 0)) termRegressions++;
+  for (let i = 1; i < legacyRuns.length; i++) if ((legacyRuns[i].term ?? 0) < (legacyRuns[i - 1].term ?? 0)) termRegressions++;
   return {
     config,
     actions,
@@ -240,7 +293,16 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
     seconds,
     doubleRunSeconds: [...bySecond.values()].filter((who) => who.size > 1).length,
     idleSeconds: seconds - bySecond.size,
-    runs: runs.length,
+    runs: legacyRuns.length,
+    claimed: {
+      runs: claimedRuns.length,
+      ticksRunTwice: [...claimedTicks.values()].filter((n) => n > 1).length,
+      ticksRunByNobody: seconds - claimedTicks.size,
+      catchUpRuns: claimedRuns.filter((run) => run.catchUp).length,
+      missedSeconds: Array.from({ length: seconds }, (_, i) => startSecond + i).filter((second) => !claimedTicks.has(second)),
+    },
+    timeline: faultLog,
+    fencedWrites: { accepted: store.accepted, staleRejected: store.staleRejected },
     overlaps: countOverlaps(timeline.intervals),
     termRegressions,
     recoveryMs: Object.fromEntries(Object.entries(recovery).map(([k, v]) => [k, summarize(v)])) as Record<ChurnAction, Summary>,

@@ -1,5 +1,6 @@
 import type { ApiLoadResult, PerMinute } from './api-load.js';
 import type { ChurnResult } from './churn-safety.js';
+import type { ClaimCostResult } from './claim-cost.js';
 import type { ConnectionRates, ConnectionsResult } from './connections.js';
 import type { GateOverheadResult } from './gate-overhead.js';
 import type { LeaseFailoverResult } from './lease-failover.js';
@@ -17,6 +18,7 @@ export interface BenchResults {
   churn?: ChurnResult;
   shutdown?: ShutdownTimeResult;
   connections?: ConnectionsResult;
+  claimCost?: ClaimCostResult;
 }
 
 export interface TargetCheck {
@@ -69,6 +71,8 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     const c = r.churn;
     checks.push({ target: 'zero double runs under churn (seconds run by two candidates)', measured: String(c.doubleRunSeconds), pass: c.doubleRunSeconds === 0 });
     checks.push({ target: 'zero overlapping leadership intervals under churn', measured: String(c.overlaps), pass: c.overlaps === 0 });
+    checks.push({ target: 'claimed ticks: none run twice under churn', measured: String(c.claimed.ticksRunTwice), pass: c.claimed.ticksRunTwice === 0 });
+    checks.push({ target: 'claimed ticks with runEach: none run by nobody under churn', measured: String(c.claimed.ticksRunByNobody), pass: c.claimed.ticksRunByNobody === 0 });
   }
   const after = r.connections?.figures.find((f) => f.mode === 'after');
   const before = r.connections?.figures.find((f) => f.mode === 'before');
@@ -170,10 +174,14 @@ export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
         [
           ['faults forced (each kind below, in turn)', String(Object.values(c.actions).reduce((sum, n) => sum + n, 0))],
           ['leadership changes seen', String(c.failovers)],
-          ['job runs (one per second on the leader)', String(c.runs)],
           ['seconds observed', String(c.seconds)],
-          ['seconds run by two candidates', String(c.doubleRunSeconds)],
-          ['seconds run by nobody', String(c.idleSeconds)],
+          ['claim: false (any leader election): runs', String(c.runs)],
+          ['claim: false: seconds run by two candidates', String(c.doubleRunSeconds)],
+          ['claim: false: seconds run by nobody', String(c.idleSeconds)],
+          ["claimed, missedRuns 'runEach': runs (of which catch-ups)", `${c.claimed.runs} (${c.claimed.catchUpRuns})`],
+          ['claimed: ticks run twice', String(c.claimed.ticksRunTwice)],
+          ['claimed: ticks run by nobody', String(c.claimed.ticksRunByNobody)],
+          ['fenced writes accepted / stale rejected', `${c.fencedWrites.accepted} / ${c.fencedWrites.staleRejected}`],
           ['overlapping leadership intervals', String(c.overlaps)],
           ['term (fencing token) regressions', String(c.termRegressions)],
           ...Object.entries(c.recoveryMs).filter(([, s]) => s.n > 0).map(([k, s]) => [
@@ -204,6 +212,16 @@ export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
           'before: client-node 1.4 alone, a new agent per request (reuseConnections: false); after: one kept-alive agent per LeaseLock.',
           `Leader connections open at the end: ${c.figures.map((f) => `${f.mode} ${f.leaderOpenAtEnd}`).join(', ')}.`,
         ],
+      ),
+    );
+  }
+  if (r.claimCost) {
+    const k = r.claimCost;
+    out.push(
+      table(`9. What claims cost: Lease writes per minute by a lone leader (timings ${timingsLabel(k.timings)}, window ${ms(k.windowMs)})`,
+        ['job', 'claim: false', 'claimed', 'extra'],
+        k.figures.map((f) => [f.period, f.writesPerMinute.unclaimed.toFixed(1), f.writesPerMinute.claimed.toFixed(1), f.extraWritesPerMinute.toFixed(1)]),
+        ['A claim renews the Lease too, and the next renew comes a retry period after it.'],
       ),
     );
   }

@@ -396,8 +396,8 @@ describe('currentLeaderJob()', () => {
       term: null,
       fencingToken: null,
       signal: expect.any(AbortSignal),
-      // The sidecar backend has no ledger: its ticks are not claimed, so they carry no fire time.
-      scheduledAt: null,
+      // The sidecar backend has no ledger: the tick is not claimed; its fire time is when it fired.
+      scheduledAt: expect.any(Date),
       catchUp: false,
       missedFireTimes: [],
     });

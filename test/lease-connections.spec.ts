@@ -409,7 +409,9 @@ describe('stopping', () => {
 
     expect(api.getLease('default', LEASE)?.spec.holderIdentity).toBe(''); // released, then closed
     await vi.waitFor(() => expect(api.connections()).toMatchObject({ open: 0 }));
-    expect(api.connections('pod-a').accepted).toBe(2);
+    // Shutdown aborts a renew still in flight rather than wait for it (issue 7.8), which destroys
+    // its socket: the release may then need one more connection.
+    expect(api.connections('pod-a').accepted).toBeLessThanOrEqual(3);
   });
 
   it('a follower that stops closes its watch connection; the leader keeps its own', async () => {

@@ -201,6 +201,20 @@ describe('LeaseElector: the safety holes of issue 7', () => {
       await round(late, 'acquired', { get: 1, create: 1 });
     });
 
+    it('(a) the candidate that re-creates a deleted Lease carries its job ledger over', async () => {
+      const a = candidate('pod-a');
+      const b = candidate('pod-b');
+      await round(a, 'acquired', { get: 1, create: 1 });
+      const fireTime = Date.UTC(2026, 11, 1, 9, 0, 0);
+      expect(await a.state.ledger!.claim('Jobs.hourly', { fireTime, state: 'claimed', term: 0 })).toBe(true);
+      await round(b, 'held-by-other', { get: 1 });
+      server.deleteLease(NAMESPACE, LEASE);
+      clock.advance(15_000);
+      await round(b, 'acquired', { get: 1, create: 1 });
+      expect(b.state.ledger!.entry('Jobs.hourly')).toEqual({ fireTime, state: 'claimed', term: 0 });
+      expect(stored().metadata.annotations?.['nestjs-cluster-leader/ledger']).toContain('Jobs.hourly');
+    });
+
     it('(b) a removed leaseDurationSeconds counts as the configured lease duration, never as expired', async () => {
       const a = candidate('pod-a');
       const b = candidate('pod-b');

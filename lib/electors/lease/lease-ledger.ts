@@ -20,6 +20,12 @@ export class LeaseLedger {
   private readonly pending = new Map<string, LedgerEntry>();
   /** Problems of the last decoded value, kept to report each once. */
   private lastProblems = '';
+  /**
+   * The ledger annotation of the last Lease seen. When the Lease is deleted, a candidate that
+   * re-creates it writes this ledger into the new one, as it carries on the term count: deleting
+   * the Lease must not make a new leader forget which ticks already ran.
+   */
+  private remembered: string | undefined;
   /** The last value decoded: the gate asks on every tick, the Lease changes every renew. */
   private decoded: { value: string | undefined; result: ReturnType<typeof decodeLedger> } | undefined;
 
@@ -33,6 +39,11 @@ export class LeaseLedger {
   /** Whether this process may write the ledger of this Lease (false: a newer format, leave it). */
   writable(lease: V1Lease | null): boolean {
     return this.decode(lease).newerVersion === undefined;
+  }
+
+  /** Every Lease the elector takes in: the ledger to carry over should the Lease be deleted. */
+  seen(lease: V1Lease): void {
+    this.remembered = lease.metadata?.annotations?.[LEDGER_ANNOTATION];
   }
 
   /** Adds an update, written with the next write. */
@@ -49,7 +60,8 @@ export class LeaseLedger {
   prepare(lease: V1Lease | null): LedgerWrite {
     const decoded = this.decode(lease);
     const carried = new Map(this.pending);
-    if (decoded.newerVersion !== undefined || (carried.size === 0 && lease?.metadata?.annotations?.[LEDGER_ANNOTATION] !== undefined)) {
+    // Nothing new for a Lease that holds its ledger already: leave the annotation as it is.
+    if (decoded.newerVersion !== undefined || (carried.size === 0 && lease !== null && lease.metadata?.annotations?.[LEDGER_ANNOTATION] !== undefined)) {
       return { value: undefined, carried: new Map() };
     }
     if (carried.size === 0 && decoded.ledger.size === 0) return { value: undefined, carried };
@@ -71,7 +83,7 @@ export class LeaseLedger {
   }
 
   private decode(lease: V1Lease | null) {
-    const value = lease?.metadata?.annotations?.[LEDGER_ANNOTATION];
+    const value = lease === null ? this.remembered : lease.metadata?.annotations?.[LEDGER_ANNOTATION];
     if (this.decoded !== undefined && this.decoded.value === value) return this.decoded.result;
     const decoded = decodeLedger(value);
     this.decoded = { value, result: decoded };

@@ -335,8 +335,10 @@ export class LeaseElector implements LeaderElector {
     const sentAt = this.clock.now();
     let created: V1Lease;
     this.ledger.reset();
+    // The ledger of the Lease seen before its deletion, if any, goes on in the new one.
+    const ledgerWrite = this.ledger.prepare(null);
     try {
-      created = await this.lock.create(newLease(record, this.incarnation));
+      created = await this.lock.create(withLedger(newLease(record, this.incarnation), ledgerWrite));
     } catch (error) {
       const apiError = LeaseApiError.from('create', error);
       if (apiError.status === 409) return this.conflict();
@@ -422,6 +424,7 @@ export class LeaseElector implements LeaderElector {
   private observe(lease: V1Lease): void {
     const change = this.observation.observe(lease);
     if (change.ignored) return;
+    this.ledger.seen(lease);
     if (change.versionChanged) this.cacheStale = false;
     const firstLook = !this.everObserved;
     this.everObserved = true;
