@@ -284,6 +284,24 @@ describe('LeaseElector: the safety holes of issue 7', () => {
       expect(logger.messages('log', 'released the Lease')).toHaveLength(1);
     });
 
+    it('a claim whose answer was lost is rolled back by the next write, so its tick counts as missed', async () => {
+      const a = candidate('pod-a', { requestTimeoutMs: 300 });
+      await round(a, 'acquired', { get: 1, create: 1 });
+      const ledger = a.state.ledger!;
+      const first = { fireTime: Date.UTC(2026, 11, 1, 9, 0, 0), state: 'succeeded' as const, term: 0 };
+      expect(await ledger.claim('Jobs.tick', { ...first, state: 'claimed' })).toBe(true);
+      ledger.complete('Jobs.tick', first);
+      server.faults.loseAnswers(1, 'pod-a');
+      clock.advance(2_000); // past the spacing a failure imposes on claims
+      expect(await ledger.claim('Jobs.tick', { fireTime: first.fireTime + 1_000, state: 'claimed', term: 0 })).toBe(false);
+      // The server applied it: the Lease says the second tick is claimed, though it never ran.
+      expect(stored().metadata.annotations?.['nestjs-cluster-leader/ledger']).toContain(String(first.fireTime + 1_000));
+      clock.advance(2_000);
+      await round(a, 'renewed', { update: 2, get: 1 });
+      expect(stored().metadata.annotations?.['nestjs-cluster-leader/ledger']).toContain(`[${first.fireTime},"s",0]`);
+      expect(ledger.entry('Jobs.tick')).toEqual(first);
+    });
+
     it('does not release a record another process wrote since', async () => {
       const a = candidate('pod-a');
       await round(a, 'acquired', { get: 1, create: 1 });

@@ -577,6 +577,7 @@ export class LeaseElector implements LeaderElector {
     // The API failed less than a retry period ago: the claim fails closed without a request, so
     // a job that ticks often cannot flood an API that is already down.
     if (this.lastFailure !== null && this.clock.now() - this.lastAttemptAt < this.options.retryPeriodMs) return false;
+    const previous = this.ledger.entry(this.observation.lease, key);
     this.ledger.update(key, entry);
     this.lastAttemptAt = this.clock.now();
     let outcome = await this.write();
@@ -597,7 +598,13 @@ export class LeaseElector implements LeaderElector {
       }
     }
     const claimed = outcome === 'renewed' && this.holding && this.ownTerm?.leaseTransitions === term && this.state.isLeader();
-    if (!claimed) this.ledger.forget(key, entry);
+    if (!claimed) {
+      this.ledger.forget(key, entry);
+      // A write whose answer was lost may have been applied: the Lease would then say this tick
+      // is claimed, though it never ran. While this process still holds the Lease, its next write
+      // puts the job's entry back as it was, so the tick counts as missed, not as interrupted.
+      if (previous !== undefined && this.holding) this.ledger.update(key, previous);
+    }
     this.replan();
     return claimed;
   }
