@@ -10,6 +10,7 @@ import { benchLogger } from './bench-logger.js';
 import { measureChurn, type ChurnConfig } from './churn-safety.js';
 import { measureConnections, type ConnectionsConfig } from './connections.js';
 import { measureGateOverhead, type GateOverheadConfig } from './gate-overhead.js';
+import { measureJepsen, type JepsenConfig } from './jepsen.js';
 import { measureLeaseFailover, type LeaseFailoverConfig } from './lease-failover.js';
 import { DEFAULT_TIMINGS, SHORT_TIMINGS } from './nest-candidate.js';
 import { checkTargets, renderReport, type BenchResults } from './report.js';
@@ -31,6 +32,7 @@ interface Plan {
   churn: ChurnConfig;
   shutdown: ShutdownTimeConfig;
   claimCost: ClaimCostConfig;
+  jepsen: JepsenConfig;
   connections: ConnectionsConfig;
 }
 
@@ -54,6 +56,7 @@ function plan(quick: boolean): Plan {
     churn: { timings: SHORT_TIMINGS, candidates: 3, durationMs: quick ? 50_000 : 360_000 },
     shutdown: { timings: DEFAULT_TIMINGS, trials: quick ? 1 : 5 },
     claimCost: { timings: DEFAULT_TIMINGS, windowMs: quick ? 20_000 : 180_000 },
+    jepsen: { timings: SHORT_TIMINGS, durationMs: quick ? 40_000 : 240_000, offsetsMs: [-150, 0, 150] },
     connections: { timings: DEFAULT_TIMINGS, candidates: 3, windowMs: quick ? 15_000 : 60_000 },
   };
 }
@@ -89,6 +92,7 @@ await step('scale', measureScale);
 await step('churn', measureChurn);
 await step('shutdown', measureShutdownTime);
 await step('claimCost', measureClaimCost);
+await step('jepsen', measureJepsen);
 await step('connections', measureConnections);
 
 const checks = checkTargets(results);

@@ -1,6 +1,7 @@
 import type { ApiLoadResult, PerMinute } from './api-load.js';
 import type { ChurnResult } from './churn-safety.js';
 import type { ClaimCostResult } from './claim-cost.js';
+import type { JepsenResult } from './jepsen.js';
 import type { ConnectionRates, ConnectionsResult } from './connections.js';
 import type { GateOverheadResult } from './gate-overhead.js';
 import type { LeaseFailoverResult } from './lease-failover.js';
@@ -19,6 +20,7 @@ export interface BenchResults {
   shutdown?: ShutdownTimeResult;
   connections?: ConnectionsResult;
   claimCost?: ClaimCostResult;
+  jepsen?: JepsenResult;
 }
 
 export interface TargetCheck {
@@ -61,6 +63,11 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
       measured: `${updates} PUT, ${reads} GET for ${f.renewalsDue.toFixed(1)} renewals due`,
       pass: reads === 0 && updates >= Math.floor(f.renewalsDue) && updates <= Math.ceil(f.renewalsDue) && !f.leaderChanged,
     });
+  }
+  if (r.jepsen) {
+    const j = r.jepsen;
+    checks.push({ target: 'separate processes, offset clocks: no tick run twice', measured: String(j.ticksRunTwice), pass: j.ticksRunTwice === 0 });
+    checks.push({ target: 'separate processes, offset clocks: no tick run by nobody (runEach)', measured: String(j.ticksRunByNobody), pass: j.ticksRunByNobody === 0 });
   }
   if (r.shutdown) {
     const bound = r.shutdown.requestTimeoutMs + 500;
@@ -222,6 +229,22 @@ export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
         ['job', 'claim: false', 'claimed', 'extra'],
         k.figures.map((f) => [f.period, f.writesPerMinute.unclaimed.toFixed(1), f.writesPerMinute.claimed.toFixed(1), f.extraWritesPerMinute.toFixed(1)]),
         ['A claim renews the Lease too, and the next renew comes a retry period after it.'],
+      ),
+    );
+  }
+  if (r.jepsen) {
+    const j = r.jepsen;
+    out.push(
+      table(`10. Each tick once, separate processes (clocks ${j.config.offsetsMs.join(' / ')} ms; timings ${timingsLabel(j.config.timings)}; ${ms(j.config.durationMs)} of faults)`,
+        ['figure', 'value'],
+        [
+          ['faults (graceful/pause/crash/partition)', `${j.faults.graceful}/${j.faults.pause}/${j.faults.crash}/${j.faults.partition}`],
+          ['seconds observed', String(j.seconds)],
+          ['writes to the fenced store (of which catch-ups)', `${j.writes} (${j.catchUpWrites})`],
+          ['ticks run twice', String(j.ticksRunTwice)],
+          ['ticks run by nobody', String(j.ticksRunByNobody)],
+          ['stale writes refused by the store', String(j.staleWritesRefused)],
+        ],
       ),
     );
   }

@@ -24,27 +24,33 @@ const NO_FIRE_TIMES: readonly Date[] = [];
 /**
  * The context of a scheduled run that is not claimed: its fire time as this pod's clock and the
  * job's own schedule say, computed only if the job asks for it (a cron computation costs far more
- * than the gate), or the time it fired for an @Interval() or @Timeout().
+ * than the gate), or the time it fired for an @Interval() or @Timeout(). A class, so that a run
+ * costs one small allocation and no closure (the gate's overhead is measured per tick).
  */
-function unclaimedRunContext(term: LeaderJobContext, entry: RegisteredJob): LeaderJobContext {
-  const firedAt = Date.now();
-  const fireTimes = entry.fireTimes;
-  let scheduledAt: Date | null | undefined;
-  return {
-    election: term.election,
-    term: term.term,
-    fencingToken: term.fencingToken,
-    signal: term.signal,
-    catchUp: false,
-    missedFireTimes: NO_FIRE_TIMES,
-    get scheduledAt(): Date | null {
-      if (scheduledAt === undefined) {
-        const fireTime = fireTimes === undefined ? firedAt : fireTimes.tickFireTime(firedAt);
-        scheduledAt = fireTime === undefined ? null : new Date(fireTime);
-      }
-      return scheduledAt;
-    },
-  };
+class UnclaimedRunContext implements LeaderJobContext {
+  readonly election: string;
+  readonly term: number | null;
+  readonly fencingToken: string | null;
+  readonly signal: AbortSignal;
+  readonly catchUp = false;
+  readonly missedFireTimes = NO_FIRE_TIMES;
+  private readonly firedAt = Date.now();
+  private computed: Date | null | undefined;
+
+  constructor(termContext: LeaderJobContext, private readonly fireTimes: CronFireTimes | undefined) {
+    this.election = termContext.election;
+    this.term = termContext.term;
+    this.fencingToken = termContext.fencingToken;
+    this.signal = termContext.signal;
+  }
+
+  get scheduledAt(): Date | null {
+    if (this.computed === undefined) {
+      const fireTime = this.fireTimes === undefined ? this.firedAt : this.fireTimes.tickFireTime(this.firedAt);
+      this.computed = fireTime === undefined ? null : new Date(fireTime);
+    }
+    return this.computed;
+  }
 }
 
 /** How often each job ran, was skipped, or failed, in this process. */
@@ -151,7 +157,7 @@ export class JobGate {
       return undefined;
     }
     if (entry.claims && state!.ledger !== undefined) return this.claimed.tick(entry, state!, context, self, args);
-    return this.invoke(entry, self, args, entry.policy.schedule.kind === 'none' ? context : unclaimedRunContext(context, entry));
+    return this.invoke(entry, self, args, entry.policy.schedule.kind === 'none' ? context : new UnclaimedRunContext(context, entry.fireTimes));
   }
 
   /**

@@ -53,7 +53,7 @@ export class ReportJob {
       this.logger.warn(`Run ${run}: leadership ended before writing; not writing.`);
       return;
     }
-    await this.writeReport(report, fencingToken);
+    await this.writeReport(report, (scheduledAt ?? startedAt).toISOString(), fencingToken, catchUp);
     this.logger.log(`Run ${run}: wrote the report for ${(scheduledAt ?? startedAt).toISOString()}${catchUp ? ' (catching up)' : ''} (term ${term ?? 'none'}).`);
   }
 
@@ -61,6 +61,24 @@ export class ReportJob {
     return `report #${run} at ${new Date().toISOString()}`;
   }
 
-  /** Stands in for a write to a database or a queue, tagged with the fencing token. */
-  private async writeReport(_report: string, _fencingToken: string | null): Promise<void> {}
+  /**
+   * Stands in for a write to a database or a queue, tagged with the fencing token. With
+   * SAMPLE_FENCED_STORE_URL set (the benchmark does), the write goes to that HTTP store, which
+   * refuses a token lower than one it has seen (409): a fenced write, end to end.
+   */
+  private async writeReport(report: string, scheduledAt: string, fencingToken: string | null, catchUp: boolean): Promise<void> {
+    const store = process.env.SAMPLE_FENCED_STORE_URL;
+    if (!store) return;
+    try {
+      const response = await fetch(store, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ pod: process.env.MY_POD_NAME, scheduledAt, fencingToken, catchUp, report }),
+        signal: AbortSignal.timeout(2_000),
+      });
+      if (response.status === 409) this.logger.warn(`The store refused the report for ${scheduledAt}: fencing token ${fencingToken} is stale.`);
+    } catch (error) {
+      this.logger.warn(`The store did not take the report for ${scheduledAt}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
 }
