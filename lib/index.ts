@@ -21,5 +21,8 @@ export type {
   SidecarOptions,
 } from './interfaces/leader-election-options.interface.js';
 export type { LeadershipState } from './interfaces/leadership-state.interface.js';
+export type { ElectionHealth } from './observability/election-health.js';
+export type { HealthOptions, MetricsOptions, MetricsRegistry, TracingOptions } from './interfaces/leader-election-options.interface.js';
+export { HEALTH_DEFAULTS } from './leader-election.constants.js';
 export type { LeaderOnlyOptions } from './interfaces/leader-only-options.interface.js';
 export type { LeaderJobContext } from './interfaces/leader-job-context.interface.js';

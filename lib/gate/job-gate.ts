@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
 import type { ElectionState } from '../leadership/election-state.js';
-import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_SKIPPED } from '../leader-election.messages.js';
+import { DRAIN_TIMED_OUT, JOB_FAILED } from '../leader-election.messages.js';
 import { setSafeTimeout } from '../leadership/timers.js';
 import { leaderJobContextStorage } from './leader-job-context.storage.js';
+import { ElectionEvents, type JobRun } from '../observability/election-events.js';
 
 /** A @LeaderOnly() method, as the decorator describes it to the gate. */
 export interface GatedJob {
@@ -32,7 +33,11 @@ export class JobGate {
   /** Woken whenever a job finishes, by whoever waits for a drain. */
   private readonly finishWaiters = new Set<() => void>();
 
-  constructor(private readonly elections: ReadonlyMap<string, ElectionState>) {}
+  constructor(
+    private readonly elections: ReadonlyMap<string, ElectionState>,
+    /** observability (issue 9): runs, skips and failures are reported here. */
+    private readonly events: ElectionEvents = new ElectionEvents(),
+  ) {}
 
   hasElection(name: string): boolean {
     return this.elections.has(name);
@@ -48,41 +53,49 @@ export class JobGate {
     const context = this.elections.get(job.election)?.currentJobContext();
     if (context === undefined) {
       counters.skipped++;
-      // Checked first: building and dispatching a filtered debug line costs more than the gate.
-      if (Logger.isLevelEnabled('debug')) this.logger.debug(JOB_SKIPPED(job.name, job.election));
+      // observability (issue 9): counted, and summarised in one line per change of leadership
+      // (SkippedTicksSummary). Never a line per tick: Nest's default logger prints every level,
+      // verbose and debug included, and a follower skips every tick of every job.
+      this.events.tickSkipped(job, 'not-leader');
       return undefined;
     }
     counters.runs++;
     this.running.set(job.election, (this.running.get(job.election) ?? 0) + 1);
+    const observed = this.events.jobStarted(job, context); // observability (issue 9): undefined when nobody observes runs
     let result: unknown;
     try {
       // Reflect.apply as the callback keeps the per-tick cost free of closure allocations.
-      result = leaderJobContextStorage.run(context, Reflect.apply, job.method, self, args);
+      result = observed === undefined
+        ? leaderJobContextStorage.run(context, Reflect.apply, job.method, self, args)
+        : this.events.runJob(observed, () => leaderJobContextStorage.run(context, Reflect.apply, job.method, self, args));
     } catch (error) {
-      this.failed(job, counters, error);
+      this.failed(job, counters, error, observed);
       this.finished(job);
       return undefined;
     }
     if (result instanceof Promise) {
       return result.then(
         (value: unknown) => {
+          if (observed !== undefined) this.events.jobFinished(observed, 'succeeded'); // observability (issue 9)
           this.finished(job);
           return value;
         },
         (error: unknown) => {
-          this.failed(job, counters, error);
+          this.failed(job, counters, error, observed);
           this.finished(job);
           return undefined;
         },
       );
     }
+    if (observed !== undefined) this.events.jobFinished(observed, 'succeeded'); // observability (issue 9)
     this.finished(job);
     return result;
   }
 
   /** A job that throws is logged and counted; it never reaches the scheduler or the process. */
-  private failed(job: GatedJob, counters: JobCounters, error: unknown): void {
+  private failed(job: GatedJob, counters: JobCounters, error: unknown, observed?: JobRun): void {
     counters.failed++;
+    if (observed !== undefined) this.events.jobFinished(observed, 'failed', error); // observability (issue 9)
     this.logger.error(`${JOB_FAILED(job.name)}: ${error instanceof Error ? error.message : String(error)}`, error instanceof Error ? error.stack : undefined);
   }
 
