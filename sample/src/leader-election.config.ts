@@ -12,13 +12,15 @@ import type { LeaderElectionBackend, LeaderElectionModuleOptions } from '../../l
  * LEASE_DURATION_MS, RENEW_DEADLINE_MS, RETRY_PERIOD_MS   Lease timings, whole milliseconds
  *
  * The identity comes from MY_POD_NAME (the library reads it), and the Kubernetes client from the
- * in-cluster service account or KUBECONFIG.
+ * in-cluster service account or KUBECONFIG. Metrics go to prom-client's global registry, served
+ * at /metrics.
  */
 export function leaderElectionOptionsFromEnv(env: NodeJS.ProcessEnv): LeaderElectionModuleOptions {
   // The library rejects any other value at startup, listing the valid ones.
   const backend = text(env, 'LEADER_ELECTION_BACKEND') as LeaderElectionBackend | undefined;
   const sidecarUrl = text(env, 'LEADER_ELECTION_SIDECAR_URL');
   return {
+    metrics: {},
     ...(backend && { backend }),
     ...(sidecarUrl && { sidecar: { url: sidecarUrl } }),
     // Read only when the backend is `lease`, or `auto` inside Kubernetes.

@@ -25,7 +25,10 @@ export class StatusController {
     return { identity, isLeader, leader, runs: this.reportJob.runs, term };
   }
 
-  /** For liveness and readiness probes: a follower is as healthy as the leader. */
+  /**
+   * For the readiness probe: a follower is as ready as the leader. (The liveness probe uses
+   * /health, which can tell a stuck leader.)
+   */
   @Get('healthz')
   healthz(): { status: 'ok' } {
     return { status: 'ok' };
