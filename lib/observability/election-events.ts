@@ -216,8 +216,9 @@ export class ElectionEvents {
     this.failedListeners.add(listener);
     const name = listener.constructor?.name ?? 'listener';
     this.logger.warn(
-      `An observer of the elections (${name}) failed and is ignored from now on for wrapping job runs: ` +
-        `${error instanceof Error ? error.message : String(error)}. This is a bug in nestjs-cluster-leader; please report it.`,
+      `An observer of the elections (${name}) failed: ${error instanceof Error ? error.message : String(error)}. ` +
+        `Elections and jobs go on; its later failures are not logged, and it no longer wraps job runs. ` +
+        `This is a bug in nestjs-cluster-leader; please report it.`,
     );
   }
 
