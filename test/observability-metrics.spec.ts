@@ -191,4 +191,23 @@ describe('metrics: the Lease backend', () => {
     expect(await value(leaderRegistry, 'nestjs_cluster_leader_leadership_transitions_total', { election: 'default' })).toBe(2);
     cluster.timeline.assertNoOverlap();
   });
+
+  it('counts the skips of two apps that share one registry (the counter is reused, and read as the sum)', async () => {
+    const shared = new Registry();
+    const a = await cluster.startTracked({ identity: 'pod-a', lease: FAST, providers: [MeteredJobs] });
+    await cluster.timeline.until(() => a.leader.isLeader());
+    const b = await cluster.startTracked({ identity: 'pod-b', lease: FAST, module: { metrics: { registry: shared } }, providers: [MeteredJobs] });
+    const c = await cluster.startTracked({ identity: 'pod-c', lease: FAST, module: { metrics: { registry: shared } }, providers: [MeteredJobs] });
+    const labels = { election: 'default', job: 'MeteredJobs.report', reason: 'not-leader' };
+
+    b.app.get(MeteredJobs).report();
+    c.app.get(MeteredJobs).report();
+    c.app.get(MeteredJobs).report();
+    expect(await value(shared, 'nestjs_cluster_leader_job_skipped_ticks_total', labels)).toBe(3);
+    // Read again: nothing is counted twice.
+    expect(await value(shared, 'nestjs_cluster_leader_job_skipped_ticks_total', labels)).toBe(3);
+    b.app.get(MeteredJobs).report();
+    await cluster.close(c);
+    expect(await shared.metrics()).toContain('nestjs_cluster_leader_job_skipped_ticks_total{election="default",job="MeteredJobs.report",reason="not-leader"} 4');
+  });
 });

@@ -17,6 +17,18 @@ const PREFIX = 'nestjs_cluster_leader_';
 
 /** Renew and acquire rounds: a few ms on a healthy apiserver, up to three request timeouts. */
 const ROUND_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** A follower's skips, counted in plain numbers and added to the counter when it is read. */
+interface PendingSkips {
+  readonly labels: { election: string; job: string; reason: SkipReason };
+  count: number;
+}
+
+/**
+ * The skip counter's sources, per counter: every LeaderElectionMetrics registered on it (a second
+ * app in the process reuses the counter, and with it the first one's collect function).
+ */
+const skipSources = new WeakMap<object, Set<LeaderElectionMetrics>>();
+
 /** Jobs run from milliseconds to an hour. */
 const JOB_BUCKETS_SECONDS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600];
 
@@ -43,8 +55,12 @@ export class LeaderElectionMetrics implements ElectionEventListener {
   private readonly caughtUp: Counter<'election' | 'job'>;
   private readonly missed: Counter<'election' | 'job'>;
   private readonly lastSuccess: Gauge<'election' | 'job'>;
-  /** Label objects per job and reason, built once: a follower's skip then allocates nothing here. */
-  private readonly skipLabels = new WeakMap<ObservedJob, Partial<Record<SkipReason, { election: string; job: string; reason: SkipReason }>>>();
+  /**
+   * Per job and reason, built once. A skip only adds 1 to a number here (prom-client would hash
+   * the labels on every inc, about 800 ns); the counter gets the sums whenever it is read.
+   */
+  private readonly skipCounts = new WeakMap<ObservedJob, Partial<Record<SkipReason, PendingSkips>>>();
+  private readonly pendingSkips: PendingSkips[] = [];
 
   constructor(prom: typeof PromClient, registry: MetricsRegistry | undefined, elections: readonly string[]) {
     const registers = [(registry ?? prom.register) as Registry];
@@ -68,7 +84,21 @@ export class LeaderElectionMetrics implements ElectionEventListener {
     this.apiErrors = counter(`${PREFIX}api_errors_total`, 'Failed requests to the Kubernetes API, by verb and HTTP status (0: no answer: refused, reset or timed out; 409: a lost race).', ['election', 'verb', 'code']);
     this.jobRuns = counter(`${PREFIX}job_runs_total`, 'Runs of each leader-only job started on this pod.', ['election', 'job']);
     this.jobFailures = counter(`${PREFIX}job_failures_total`, 'Runs of each leader-only job that threw or rejected.', ['election', 'job']);
-    this.skippedTicks = counter(`${PREFIX}job_skipped_ticks_total`, 'Ticks of each leader-only job not run on this pod, by reason (not-leader, overlap, claimed-elsewhere, misfire).', ['election', 'job', 'reason']);
+    this.skippedTicks = reuse(`${PREFIX}job_skipped_ticks_total`, prom.Counter, () => new prom.Counter({
+      name: `${PREFIX}job_skipped_ticks_total`,
+      help: 'Ticks of each leader-only job not run on this pod, by reason (not-leader, overlap, claimed-elsewhere, misfire).',
+      labelNames: ['election', 'job', 'reason'],
+      registers,
+      collect() {
+        for (const source of skipSources.get(this) ?? []) source.flushSkips();
+      },
+    })) as Counter<'election' | 'job' | 'reason'>;
+    let sources = skipSources.get(this.skippedTicks);
+    if (sources === undefined) {
+      sources = new Set();
+      skipSources.set(this.skippedTicks, sources);
+    }
+    sources.add(this);
     this.jobDuration = histogram(`${PREFIX}job_run_duration_seconds`, 'Duration of each run of a leader-only job, by outcome (succeeded, failed).', ['election', 'job', 'outcome'], JOB_BUCKETS_SECONDS);
     this.caughtUp = counter(`${PREFIX}job_ticks_caught_up_total`, 'Ticks of each leader-only job that nobody ran in time and this pod caught up.', ['election', 'job']);
     this.missed = counter(`${PREFIX}job_ticks_missed_total`, 'Ticks of each leader-only job given up on (misfire policy or starting deadline).', ['election', 'job']);
@@ -107,13 +137,34 @@ export class LeaderElectionMetrics implements ElectionEventListener {
   }
 
   tickSkipped(job: ObservedJob, reason: SkipReason): void {
-    let byReason = this.skipLabels.get(job);
+    let byReason = this.skipCounts.get(job);
     if (byReason === undefined) {
       byReason = {};
-      this.skipLabels.set(job, byReason);
+      this.skipCounts.set(job, byReason);
     }
-    const labels = (byReason[reason] ??= { election: job.election, job: job.name, reason });
-    this.skippedTicks.inc(labels);
+    let pending = byReason[reason];
+    if (pending === undefined) {
+      pending = { labels: { election: job.election, job: job.name, reason }, count: 0 };
+      byReason[reason] = pending;
+      this.pendingSkips.push(pending);
+      this.skippedTicks.inc(pending.labels, 0); // the series exists from the first skip on
+    }
+    pending.count++;
+  }
+
+  /** Adds the skips counted since the last read to the counter (called by its collect()). */
+  flushSkips(): void {
+    for (const pending of this.pendingSkips) {
+      if (pending.count === 0) continue;
+      this.skippedTicks.inc(pending.labels, pending.count);
+      pending.count = 0;
+    }
+  }
+
+  /** The app is closing: count what is left, and stop feeding the shared counter. */
+  dispose(): void {
+    this.flushSkips();
+    skipSources.get(this.skippedTicks)?.delete(this);
   }
 
   ticksCaughtUp(job: ObservedJob, count: number): void {

@@ -20,7 +20,11 @@ export class ObservabilityInstaller implements OnModuleInit, OnApplicationShutdo
       const prom = await importPeer('prom-client', 'metrics', 'Counter');
       const { LeaderElectionMetrics } = await import('./leader-election.metrics.js');
       const metrics = new LeaderElectionMetrics(prom as ConstructorParameters<typeof LeaderElectionMetrics>[0], observability.metrics.registry, elections.map((election) => election.name));
-      this.unsubscribe.push(this.registry.events.subscribe(metrics));
+      const unsubscribe = this.registry.events.subscribe(metrics);
+      this.unsubscribe.push(() => {
+        unsubscribe();
+        metrics.dispose();
+      });
     }
     if (observability.tracing) {
       const api = await importPeer('@opentelemetry/api', 'tracing', 'trace');
