@@ -8,6 +8,7 @@ export default defineConfig({
   // The README's examples import the package by name; tests run them against the source.
   resolve: {
     alias: [
+      { find: /^nestjs-cluster-leader\/terminus$/, replacement: fileURLToPath(new URL('./lib/terminus/index.ts', import.meta.url)) },
       { find: /^nestjs-cluster-leader\/testing$/, replacement: fileURLToPath(new URL('./lib/testing/index.ts', import.meta.url)) },
       { find: /^nestjs-cluster-leader$/, replacement: fileURLToPath(new URL('./lib/index.ts', import.meta.url)) },
     ],

@@ -8,6 +8,7 @@ import type { LeaderJobContext } from './interfaces/leader-job-context.interface
 import type { LeadershipState } from './interfaces/leadership-state.interface.js';
 import type { ElectionState } from './leadership/election-state.js';
 import { DEFAULT_ELECTION } from './leader-election.constants.js';
+import { judgeElectionHealth, type ElectionHealth } from './observability/election-health.js';
 
 /** Options of `ClusterLeaderService.waitForLeadership()`. */
 export interface WaitForLeadershipOptions {
@@ -83,6 +84,16 @@ export class ClusterLeaderService {
   /** How often each @LeaderOnly() job ran, was skipped, or failed in this process. */
   jobCounters(): Record<string, JobCounters> {
     return this.registry.gate.snapshot();
+  }
+
+  /**
+   * Whether the election is healthy, with what a health check shows of it (identity, leader, term,
+   * age of the last successful renew, last API error). Unhealthy only when restarting this pod
+   * would help: a leader whose renew loop is stuck, or an elector that stopped stepping. A follower
+   * is healthy. `nestjs-cluster-leader/terminus` serves this to @nestjs/terminus.
+   */
+  health(election: string = DEFAULT_ELECTION): ElectionHealth {
+    return judgeElectionHealth(this.state(election), this.registry.electorStatus.get(election)?.(), this.registry.options.observability.health);
   }
 
   /** The names of the configured elections. */

@@ -4,6 +4,10 @@ import { loadKubeConfig } from './electors/lease/kube-config.js';
 import { JobGate } from './gate/job-gate.js';
 import type { LeaderElectionModuleOptions } from './interfaces/leader-election-options.interface.js';
 import { ElectionState } from './leadership/election-state.js';
+import { monotonicNow } from './leadership/monotonic-clock.js';
+import type { ElectorStatus } from './electors/leader-elector.interface.js';
+import { ElectionEvents } from './observability/election-events.js';
+import { SkippedTicksSummary } from './observability/skipped-ticks.summary.js';
 import { DEFAULT_ELECTION } from './leader-election.constants.js';
 import { LEADER_ELECTION_MODULE_OPTIONS } from './leader-election.module-definition.js';
 import { resolveOptions, type ResolvedOptions } from './options/resolve-options.js';
@@ -19,6 +23,10 @@ export class ElectionRegistry {
   readonly options: ResolvedOptions;
   readonly states: ReadonlyMap<string, ElectionState>;
   readonly gate: JobGate;
+  /** Where the core reports what happens, for metrics, traces and the skipped-ticks summary. */
+  readonly events = new ElectionEvents();
+  /** Each running elector's own status (for health), by election; filled by the orchestrator. */
+  readonly electorStatus = new Map<string, () => ElectorStatus | undefined>();
   /** The KubeConfig of each election on the Lease backend, by election name. */
   readonly kubeConfigs: ReadonlyMap<string, KubeConfig>;
 
@@ -34,9 +42,10 @@ export class ElectionRegistry {
     this.states = new Map(
       this.options.elections.map((election) => [
         election.name,
-        new ElectionState(election.name, election.identity, election.callbacks),
+        new ElectionState(election.name, election.identity, election.callbacks, monotonicNow, this.events),
       ]),
     );
-    this.gate = new JobGate(this.states);
+    this.gate = new JobGate(this.states, this.events);
+    this.events.subscribe(new SkippedTicksSummary());
   }
 }

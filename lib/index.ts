@@ -28,4 +28,7 @@ export type {
   MissedRunsPolicy,
   OverlapPolicy,
 } from './interfaces/leader-only-options.interface.js';
+export type { ElectionHealth } from './observability/election-health.js';
+export type { HealthOptions, MetricsOptions, MetricsRegistry, TracingOptions } from './interfaces/leader-election-options.interface.js';
+export { HEALTH_DEFAULTS } from './leader-election.constants.js';
 export type { LeaderJobContext } from './interfaces/leader-job-context.interface.js';

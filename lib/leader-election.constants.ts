@@ -49,3 +49,16 @@ export const SIDECAR_API_DEFAULTS = {
   host: '127.0.0.1',
   port: 4_040,
 } as const;
+
+/** When the health check reports down (see HealthOptions). */
+export const HEALTH_DEFAULTS = {
+  /**
+   * kube-scheduler's and kube-controller-manager's: both build their leader-election healthz
+   * check with client-go's NewLeaderHealthzAdaptor(20 * time.Second).
+   */
+  toleranceMs: 20_000,
+  stalledAfterRetryPeriods: 3,
+} as const;
+
+/** The name of the package's OpenTelemetry tracer and the prefix of its own metrics. */
+export const PACKAGE_NAME = 'nestjs-cluster-leader';

@@ -33,12 +33,13 @@ export const STANDALONE_IN_KUBERNETES = (election: string) =>
   `set): every replica leads and runs every job. Use backend 'lease' (or 'auto') unless this ` +
   `Deployment has exactly one replica.`;
 
-export const STARTED_LEADING = (election: string, identity: string, term: number | null) =>
+export const STARTED_LEADING = (election: string, identity: string, term: number | null, reason: string) =>
   `Election '${election}': this pod (${identity}) is now the leader` +
-  (term === null ? '.' : ` (term ${term}).`);
+  (term === null ? '' : ` (term ${term})`) + `: ${reason}.`;
 
-export const STOPPED_LEADING = (election: string, identity: string, reason: string) =>
-  `Election '${election}': this pod (${identity}) stopped leading: ${reason}.`;
+export const STOPPED_LEADING = (election: string, identity: string, term: number | null, reason: string) =>
+  `Election '${election}': this pod (${identity}) stopped leading` +
+  (term === null ? '' : ` (term ${term})`) + `: ${reason}.`;
 
 export const NEW_LEADER = (election: string, leader: string | null) =>
   leader === null
@@ -47,8 +48,13 @@ export const NEW_LEADER = (election: string, leader: string | null) =>
 
 export const JOB_FAILED = (job: string) => `Leader-only job ${job} failed`;
 
-export const JOB_SKIPPED = (job: string, election: string) =>
-  `Skipped ${job}: this pod is not the leader of election '${election}'.`;
+/** One line per change of leadership instead of one per skipped tick (see SkippedTicksSummary). */
+export const TICKS_SKIPPED_SUMMARY = (election: string, skipped: ReadonlyMap<string, number>) => {
+  const total = [...skipped.values()].reduce((sum, count) => sum + count, 0);
+  return `Election '${election}': ${total} tick${total === 1 ? '' : 's'} of leader-only jobs skipped here ` +
+    `since the last change of leadership (` +
+    [...skipped].map(([job, count]) => `${job}: ${count}`).join(', ') + `).`;
+};
 
 export const JOB_OVERLAP_SKIPPED = (job: string) =>
   `Skipped a tick of ${job}: its previous run is still running on this pod (overlap: 'skip', the ` +

@@ -10,6 +10,7 @@ import {
   type LEADER_ELECTION_ASYNC_OPTIONS_TYPE,
 } from './leader-election.module-definition.js';
 import { LeaderOnlyExplorer } from './leader-only.explorer.js';
+import { ObservabilityInstaller } from './observability/observability.installer.js';
 
 /**
  * Leader election for scheduled jobs: import it once, with `forRoot()` or `forRootAsync()`, next
@@ -18,7 +19,7 @@ import { LeaderOnlyExplorer } from './leader-only.explorer.js';
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [ElectionRegistry, LeaderOnlyExplorer, LeaderElectionOrchestrator, ClusterLeaderService],
+  providers: [ElectionRegistry, LeaderOnlyExplorer, LeaderElectionOrchestrator, ClusterLeaderService, ObservabilityInstaller],
   exports: [ClusterLeaderService],
 })
 export class LeaderElectionModule extends ConfigurableLeaderElectionModule {

@@ -63,6 +63,7 @@ export class LeaderElectionOrchestrator
 
   private start(election: string, elector: LeaderElector): void {
     this.electors.push({ election, elector });
+    this.registry.electorStatus.set(election, () => elector.status?.()); // health (issue 9)
     elector.start();
   }
 

@@ -110,7 +110,7 @@ describe('LeaseElector: the safety holes of issue 7', () => {
       await round(a, 'held-by-other', { update: 1, get: 1 });
       expect(a.state.isLeader()).toBe(false);
       expect(stored().metadata.annotations?.[INCARNATION_ANNOTATION]).toBe('another-process');
-      expect(logger.messages('log', 'stopped leading: another process with this identity (pod-a) holds the Lease')).toHaveLength(1);
+      expect(logger.messages('log', 'stopped leading (term 0): another process with this identity (pod-a) holds the Lease')).toHaveLength(1);
 
       // The twin renews again: it is alive, and the warning says what to fix, once.
       rewrite({ renewTime: '2026-12-01T09:00:07.000000Z' });
@@ -157,7 +157,7 @@ describe('LeaseElector: the safety holes of issue 7', () => {
       await round(a, 'conflict', { update: 1 });
       // The old term ended at its deadline, whatever the next answers say.
       expect(a.state.isLeader()).toBe(false);
-      expect(logger.messages('log', 'stopped leading: it could not renew the Lease before its renew deadline')).toHaveLength(1);
+      expect(logger.messages('log', 'stopped leading (term 0): it could not renew the Lease before its renew deadline')).toHaveLength(1);
       // Nobody else wrote, so the record (still this process's own) is taken back, but as a new
       // term: the old term's jobs saw their signal abort.
       await round(a, 'acquired', { get: 1, update: 1 });

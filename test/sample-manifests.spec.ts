@@ -116,6 +116,22 @@ describe.each(FOLDERS)('the manifests in %s', (folder) => {
   });
 });
 
+describe.each(FOLDERS)('the probes and metrics in %s', (folder) => {
+  it('probe liveness on /health and readiness on /healthz, and let Prometheus find /metrics on the app port', async () => {
+    const { manifests } = await readFolder(folder);
+    const [deployment] = ofKind<V1Deployment>(manifests, 'Deployment');
+    const app = deployment.spec!.template.spec!.containers.find((container) => container.name === 'app')!;
+    expect(app.livenessProbe?.httpGet).toMatchObject({ path: '/health', port: 'http' });
+    expect(app.readinessProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
+    const http = app.ports!.find((port) => port.name === 'http')!;
+    expect(deployment.spec!.template.metadata!.annotations).toEqual({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(http.containerPort),
+      'prometheus.io/path': '/metrics',
+    });
+  });
+});
+
 describe('the sample image and its manifests', () => {
   it('run the app as the user the Dockerfile sets', async () => {
     const dockerfile = await readFile(join(root, 'sample/Dockerfile'), 'utf8');

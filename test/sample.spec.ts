@@ -73,6 +73,26 @@ describe('the sample with three replicas and the sidecar backend', () => {
     expect(sample('pod-b').output).toContainEqual(expect.stringMatching(/\[ReportJob\] Run 2: wrote the report for \S+ \(term none\)\./));
   });
 
+  it('serves /health (up on the leader and on followers, every election by name) and /metrics', async () => {
+    await sample('pod-b').waitForStatus((status) => status.isLeader);
+    for (const pod of pods) {
+      const response = await fetch(`http://127.0.0.1:${sample(pod).port}/health`);
+      expect(response.status, pod).toBe(200);
+      const body = (await response.json()) as { status: string; info: Record<string, { status: string; elections: Record<string, { identity: string; leader: string | null; healthy: boolean }> }> };
+      expect(body.status).toBe('ok');
+      expect(body.info['leader-election']).toMatchObject({ status: 'up', elections: { default: { identity: pod, leader: 'pod-b', healthy: true } } });
+    }
+    const metrics = await fetch(`http://127.0.0.1:${sample('pod-b').port}/metrics`);
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const text = await metrics.text();
+    expect(text).toContain('leader_election_master_status{name="default"} 1');
+    expect(text).toMatch(/nestjs_cluster_leader_job_runs_total\{election="default",job="ReportJob\.report"\} [1-9]/);
+    expect(text).toContain('process_cpu_seconds_total');
+    const follower = await (await fetch(`http://127.0.0.1:${sample('pod-a').port}/metrics`)).text();
+    expect(follower).toContain('leader_election_master_status{name="default"} 0');
+    expect(follower).toMatch(/nestjs_cluster_leader_job_skipped_ticks_total\{election="default",job="ReportJob\.report",reason="not-leader"\} [1-9]/);
+  });
+
   it('moves the job to the new leader when the sidecar names another pod', async () => {
     sidecar.setLeader('pod-c');
     const first = await sample('pod-c').waitForStatus((status) => status.runs >= 1);

@@ -122,8 +122,8 @@ describe('LeaderElectionTestingModule', () => {
     expect(stopped.map(({ term }) => term)).toEqual([5, 5]);
     expect(newLeaders).toEqual(['test-pod', 'pod-b', 'test-pod']);
     expect(logger.messages('log', 'stopped leading')).toEqual([
-      "Election 'default': this pod (test-pod) stopped leading: a new term began.",
-      "Election 'default': this pod (test-pod) stopped leading: another pod leads.",
+      "Election 'default': this pod (test-pod) stopped leading (term 0): a new term began.",
+      "Election 'default': this pod (test-pod) stopped leading (term 5): another pod leads.",
     ]);
     expect(logger.messages('log', 'no leader is known')).toEqual(["Election 'default': no leader is known."]);
   });

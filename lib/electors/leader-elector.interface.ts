@@ -16,6 +16,26 @@ export interface LeaderElector {
    * already waited for running jobs), then clear every timer, request, watch and socket.
    */
   stop(options?: StopOptions): Promise<void>;
+  /** What health checks need to know of the elector's own loop; backends without one omit it. */
+  status?(): ElectorStatus;
+}
+
+/** A read-only view of an elector's loop, for health checks. Durations in milliseconds. */
+export interface ElectorStatus {
+  /**
+   * The elector believes this pod holds the election and would renew it. It can outlast
+   * `isLeader()`: the election state steps down at its deadline by itself, while a renew that
+   * hangs keeps the elector believing.
+   */
+  believesLeading: boolean;
+  /** Since the send time of the last successful acquire or renew; null if there was none. */
+  lastRenewAgoMs: number | null;
+  /** How far the elector's loop is behind its own schedule (0 when on time). */
+  loopLateMs: number;
+  /** The last failed API request (kept after it heals, with its age); null if none failed. */
+  lastApiError: { verb: string; code: number; reason: string; message: string; agoMs: number } | null;
+  leaseDurationMs: number;
+  retryPeriodMs: number;
 }
 
 export interface StopOptions {

@@ -73,7 +73,7 @@ export class SidecarElector implements LeaderElector {
       } else {
         this.namedSince = undefined;
       }
-      this.state.publish({ leader: answer.leader, term: null, leadingUntil }, 'the sidecar names another leader');
+      this.state.publish({ leader: answer.leader, term: null, leadingUntil, leadingBecause: 'the leader-elector sidecar names it' }, 'the sidecar names another leader');
     } else {
       this.namedSince = undefined;
       if (this.problem !== answer.problem) {

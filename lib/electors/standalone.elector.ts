@@ -6,7 +6,7 @@ export class StandaloneElector implements LeaderElector {
   constructor(private readonly state: ElectionState) {}
 
   start(): void {
-    this.state.publish({ leader: this.state.identity, term: null, leadingUntil: Number.POSITIVE_INFINITY });
+    this.state.publish({ leader: this.state.identity, term: null, leadingUntil: Number.POSITIVE_INFINITY, leadingBecause: "backend 'standalone' always leads" });
   }
 
   /** Nothing to acquire: this process leads from start() until the state is closed. */

@@ -9,13 +9,14 @@ import {
 } from '../leader-election.messages.js';
 import type { TickState } from '../ledger/ledger-record.js';
 import { planMisfires, type MisfirePlan, type PlanTrigger } from '../ledger/misfire-plan.js';
+import type { ElectionEvents, JobRunLedger } from '../observability/election-events.js';
 import type { RegisteredJob } from './job-gate.js';
 
 /** What the gate lends ClaimedRuns: its running counts, and a run of the method. */
 export interface GateHooks {
   started(entry: RegisteredJob): void;
   finished(entry: RegisteredJob): void;
-  invoke(entry: RegisteredJob, self: unknown, args: unknown[], context: LeaderJobContext, settled: (succeeded: boolean) => void): unknown;
+  invoke(entry: RegisteredJob, self: unknown, args: unknown[], context: LeaderJobContext, settled: (succeeded: boolean) => void, ledger?: JobRunLedger): unknown;
 }
 
 /**
@@ -32,6 +33,7 @@ export class ClaimedRuns {
 
   constructor(
     private readonly logger: Logger,
+    private readonly events: ElectionEvents,
     private readonly gate: GateHooks,
   ) {}
 
@@ -62,10 +64,11 @@ export class ClaimedRuns {
     const ledger = state.ledger!;
     const { policy, job } = entry;
     const plan = planMisfires({ policy, entry: ledger.entry(policy.ledgerKey), trigger, nowMs: Date.now(), runningHere: entry.running > 0 });
-    this.report(job.name, plan);
+    this.report(job, plan);
     if (plan.claim === undefined) {
       if (trigger === 'tick') {
         entry.counters.skipped++;
+        this.events.tickSkipped(job, plan.skipped === 'alreadyClaimed' || plan.skipped === 'ranRecently' ? 'claimed-elsewhere' : 'misfire');
         if (Logger.isLevelEnabled('verbose') && plan.fireTime !== undefined) {
           this.logger.verbose(TICK_CLAIMED_ELSEWHERE(job.name, new Date(plan.fireTime), plan.skipped ?? 'nothing to run'));
         }
@@ -79,9 +82,12 @@ export class ClaimedRuns {
       const claimed = await ledger.claim(policy.ledgerKey, { fireTime: plan.claim, state: 'claimed', term });
       if (!claimed || state.currentJobContext() !== context) {
         entry.counters.skipped++;
+        if (trigger === 'tick') this.events.tickSkipped(job, 'claimed-elsewhere');
         this.logger.verbose(TICK_CLAIM_FAILED(job.name, new Date(plan.claim)));
         return;
       }
+      const catchUps = plan.runs.reduce((n, run) => n + (run.kind === 'scheduled' ? 0 : 1 + run.covers.length), 0);
+      if (catchUps > 0) this.events.ticksCaughtUp(job, catchUps);
       let outcome: TickState = 'succeeded';
       for (const run of plan.runs) {
         if (context.signal.aborted) break;
@@ -92,7 +98,12 @@ export class ClaimedRuns {
           missedFireTimes: run.covers.map((fireTime) => new Date(fireTime)),
         };
         let succeeded = true;
-        await this.gate.invoke(entry, self, args, runContext, (ok) => (succeeded = ok));
+        await this.gate.invoke(entry, self, args, runContext, (ok) => (succeeded = ok), {
+          scheduledTime: run.fireTime,
+          catchUp: runContext.catchUp,
+          coversFireTimes: run.covers,
+          fencingToken: context.fencingToken ?? undefined,
+        });
         if (!succeeded) outcome = 'failed';
       }
       ledger.complete(policy.ledgerKey, { fireTime: plan.claim, state: outcome, term });
@@ -102,10 +113,12 @@ export class ClaimedRuns {
   }
 
   /** Fire times that will never run, and claims their leader never finished: once each. */
-  private report(job: string, plan: MisfirePlan): void {
+  private report(gatedJob: RegisteredJob['job'], plan: MisfirePlan): void {
+    const job = gatedJob.name;
     for (const group of plan.dropped) {
-      const key = `dropped:${job}:${group.reason}:${group.fireTimes[0]}`;
-      if (this.once(key)) this.logger.warn(TICKS_DROPPED(job, group.reason, group.fireTimes.map((t) => new Date(t)), group.truncated));
+      if (!this.once(`dropped:${job}:${group.reason}:${group.fireTimes[0]}`)) continue;
+      this.events.ticksMissed(gatedJob, group.fireTimes.length);
+      this.logger.warn(TICKS_DROPPED(job, group.reason, group.fireTimes.map((t) => new Date(t)), group.truncated));
     }
     const interrupted = plan.interrupted;
     if (interrupted !== undefined && this.once(`interrupted:${job}:${interrupted.fireTime}:${interrupted.term}`)) {

@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
 import type { LeaderOnlyOptions } from '../interfaces/leader-only-options.interface.js';
 import type { ElectionState } from '../leadership/election-state.js';
-import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_OVERLAP_SKIPPED, JOB_SKIPPED } from '../leader-election.messages.js';
+import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_OVERLAP_SKIPPED } from '../leader-election.messages.js';
+import { ElectionEvents, type JobRun, type JobRunLedger } from '../observability/election-events.js';
 import { setSafeTimeout } from '../leadership/timers.js';
 import { CronFireTimes } from '../ledger/fire-times.js';
 import type { JobPolicy } from '../ledger/job-policy.js';
@@ -95,11 +96,15 @@ export class JobGate {
   private readonly claimed: ClaimedRuns;
   private readonly unsubscribers: (() => void)[] = [];
 
-  constructor(private readonly elections: ReadonlyMap<string, ElectionState>) {
-    this.claimed = new ClaimedRuns(this.logger, {
+  constructor(
+    private readonly elections: ReadonlyMap<string, ElectionState>,
+    /** observability (issue 9): runs, skips and failures are reported here. */
+    private readonly events: ElectionEvents = new ElectionEvents(),
+  ) {
+    this.claimed = new ClaimedRuns(this.logger, events, {
       started: (entry) => this.started(entry),
       finished: (entry) => this.finished(entry),
-      invoke: (entry, self, args, context, settled) => this.invoke(entry, self, args, context, settled),
+      invoke: (entry, self, args, context, settled, ledger) => this.invoke(entry, self, args, context, settled, ledger),
     });
   }
 
@@ -145,13 +150,16 @@ export class JobGate {
     const entry = this.registered.get(job);
     if (context === undefined) {
       (entry?.counters ?? this.countersOf(job.name)).skipped++;
-      // Checked first: building and dispatching a filtered debug line costs more than the gate.
-      if (Logger.isLevelEnabled('debug')) this.logger.debug(JOB_SKIPPED(job.name, job.election));
+      // observability (issue 9): counted, and summarised in one line per change of leadership
+      // (SkippedTicksSummary). Never a line per tick: Nest's default logger prints every level,
+      // verbose and debug included, and a follower skips every tick of every job.
+      this.events.tickSkipped(job, 'not-leader');
       return undefined;
     }
     if (entry === undefined) return this.invoke({ job, counters: this.countersOf(job.name) }, self, args, context);
     if (entry.running > 0 && entry.policy.overlap === 'skip') {
       entry.counters.skipped++;
+      this.events.tickSkipped(job, 'overlap');
       if (!entry.overlapLogged) this.logger.warn(JOB_OVERLAP_SKIPPED(job.name));
       entry.overlapLogged = true;
       return undefined;
@@ -172,16 +180,20 @@ export class JobGate {
     args: unknown[],
     context: LeaderJobContext,
     settled?: (succeeded: boolean) => void,
+    ledger?: JobRunLedger,
   ): unknown {
     const { job, counters } = entry;
     counters.runs++;
     this.started(entry);
+    const observed = this.events.jobStarted(job, context, ledger); // observability (issue 9): undefined when nobody observes runs
     let result: unknown;
     try {
       // Reflect.apply as the callback keeps the per-tick cost free of closure allocations.
-      result = leaderJobContextStorage.run(context, Reflect.apply, job.method, self, args);
+      result = observed === undefined
+        ? leaderJobContextStorage.run(context, Reflect.apply, job.method, self, args)
+        : this.events.runJob(observed, () => leaderJobContextStorage.run(context, Reflect.apply, job.method, self, args));
     } catch (error) {
-      this.failed(job, counters, error);
+      this.failed(job, counters, error, observed);
       this.finished(entry);
       settled?.(false);
       return undefined;
@@ -189,26 +201,29 @@ export class JobGate {
     if (result instanceof Promise) {
       return result.then(
         (value: unknown) => {
+          if (observed !== undefined) this.events.jobFinished(observed, 'succeeded'); // observability (issue 9)
           this.finished(entry);
           settled?.(true);
           return value;
         },
         (error: unknown) => {
-          this.failed(job, counters, error);
+          this.failed(job, counters, error, observed);
           this.finished(entry);
           settled?.(false);
           return undefined;
         },
       );
     }
+    if (observed !== undefined) this.events.jobFinished(observed, 'succeeded'); // observability (issue 9)
     this.finished(entry);
     settled?.(true);
     return result;
   }
 
   /** A job that throws is logged and counted; it never reaches the scheduler or the process. */
-  private failed(job: GatedJob, counters: JobCounters, error: unknown): void {
+  private failed(job: GatedJob, counters: JobCounters, error: unknown, observed?: JobRun): void {
     counters.failed++;
+    if (observed !== undefined) this.events.jobFinished(observed, 'failed', error); // observability (issue 9)
     this.logger.error(`${JOB_FAILED(job.name)}: ${error instanceof Error ? error.message : String(error)}`, error instanceof Error ? error.stack : undefined);
   }
 

@@ -1,9 +1,12 @@
 import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
 import type {
   ElectionOptions,
+  HealthOptions,
   LeaderElectionModuleOptions,
   LeaseOptions,
+  MetricsOptions,
   SidecarOptions,
+  TracingOptions,
 } from './leader-election-options.interface.js';
 
 /**
@@ -26,6 +29,9 @@ type ElectionChecked<T> = UnknownKeysRejected<T, ElectionOptions> & BlocksChecke
 /** Every key of `T` that the options do not know, at any depth, mapped to `never`. */
 type CheckedLeaderElectionModuleOptions<T> = UnknownKeysRejected<T, LeaderElectionModuleOptions | { isGlobal?: boolean }> &
       BlocksChecked<T> & {
+        health?: UnknownKeysRejected<NonNullable<ValueOf<T, 'health'>>, HealthOptions>;
+        metrics?: UnknownKeysRejected<NonNullable<ValueOf<T, 'metrics'>>, MetricsOptions>;
+        tracing?: UnknownKeysRejected<NonNullable<ValueOf<T, 'tracing'>>, TracingOptions>;
         elections?: { [Name in keyof NonNullable<ValueOf<T, 'elections'>>]?: ElectionChecked<NonNullable<ValueOf<T, 'elections'>>[Name]> };
       };
 

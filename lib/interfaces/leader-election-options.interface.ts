@@ -136,4 +136,52 @@ export interface LeaderElectionModuleOwnOptions {
    * the pod's other containers. See SidecarApiOptions. @default false (no server)
    */
   serveSidecarApi?: boolean | SidecarApiOptions;
+  /** When the health check (`nestjs-cluster-leader/terminus`, `ClusterLeaderService.health()`) reports down. */
+  health?: HealthOptions;
+  /** Prometheus metrics through `prom-client` (an optional peer dependency). Off unless given. */
+  metrics?: MetricsOptions;
+  /** OpenTelemetry spans through `@opentelemetry/api` (an optional peer dependency). Off unless given. */
+  tracing?: TracingOptions;
+}
+
+/** When an election counts as unhealthy: only when a restart of this pod would help. */
+export interface HealthOptions {
+  /**
+   * A pod that believes it leads but has not renewed for longer than `leaseDurationMs` plus this
+   * is down (client-go's healthz adaptor: a stuck leader must be restarted), in milliseconds.
+   * kube-scheduler and kube-controller-manager use 20 s.
+   * @default 20000
+   */
+  toleranceMs?: number;
+  /**
+   * An elector whose loop is this many retry periods behind its own schedule is down (a round
+   * may take up to three request timeouts before it counts as late).
+   * @default 3
+   */
+  stalledAfterRetryPeriods?: number;
+}
+
+/**
+ * What the metrics need of a prom-client `Registry`: prom-client's own (`register`, or
+ * `new Registry()`) fits. Typed by shape, so apps without prom-client compile.
+ */
+export interface MetricsRegistry {
+  getSingleMetric(name: string): unknown;
+  registerMetric(metric: never): void;
+}
+
+export interface MetricsOptions {
+  /** @default true (when the `metrics` block is given) */
+  enabled?: boolean;
+  /** Where the metrics are registered. @default prom-client's global `register` */
+  registry?: MetricsRegistry;
+}
+
+export interface TracingOptions {
+  /**
+   * A span per gated job run and span events on leadership changes, on the global tracer
+   * provider (a no-op until an OpenTelemetry SDK is registered).
+   * @default true (when the `tracing` block is given)
+   */
+  enabled?: boolean;
 }

@@ -4,6 +4,7 @@ import type { LeaderElectionCallbacks } from '../interfaces/leader-election-opti
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
 import type { LeadershipState } from '../interfaces/leadership-state.interface.js';
 import { NEW_LEADER, STARTED_LEADING, STOPPED_LEADING } from '../leader-election.messages.js';
+import { ElectionEvents } from '../observability/election-events.js';
 import { monotonicNow } from './monotonic-clock.js';
 import { clampDelay } from './timers.js';
 import type { TickLedger } from '../ledger/tick-ledger.interface.js';
@@ -25,7 +26,13 @@ export interface LeadershipView {
    * plus the renew deadline. Ignored when `leader` is someone else.
    */
   leadingUntil: number;
+  /** Why this pod leads, said once when it starts to (e.g. "it acquired the Lease"). */
+  leadingBecause?: string;
 }
+
+/** Said when an elector gives no reason of its own. */
+const DEFAULT_START_REASON = 'its elector names it as the leader';
+const DEFAULT_STOP_REASON = 'another pod leads';
 
 /**
  * The leadership of one election as this pod sees it: the single source of truth that the
@@ -53,6 +60,8 @@ export class ElectionState {
     readonly identity: string,
     private readonly callbacks: LeaderElectionCallbacks = {},
     private readonly now: () => number = monotonicNow,
+    /** Where leadership changes are reported to metrics, traces and the skipped-ticks summary. */
+    readonly events: ElectionEvents = new ElectionEvents(),
   ) {
     this.subject = new BehaviorSubject<LeadershipState>({
       election: name,
@@ -98,7 +107,7 @@ export class ElectionState {
   }
 
   /** Called by the elector after every observation; cheap when nothing changed. */
-  publish(view: LeadershipView, reason = 'another pod leads'): void {
+  publish(view: LeadershipView, reason = DEFAULT_STOP_REASON): void {
     if (this.closed) return;
     const leading = view.leader === this.identity && view.leadingUntil > this.now();
     const previous = this.subject.value;
@@ -110,16 +119,18 @@ export class ElectionState {
       term: view.term,
     };
     const ended = this.leading && (!leading || view.term !== previous.term);
-    if (ended) this.endTerm(leading ? 'a new term began' : reason);
+    const stopReason = leading ? 'a new term began' : reason;
+    if (ended) this.endTerm(stopReason, previous.term);
     if (leading) {
       this.leadingUntil = view.leadingUntil;
       this.armExpiry();
     }
     const began = !this.leading && leading;
-    if (began) this.beginTerm(view.term, view.fencingToken ?? null);
+    const startReason = view.leadingBecause ?? DEFAULT_START_REASON;
+    if (began) this.beginTerm(view.term, view.fencingToken ?? null, startReason);
     // Callbacks run after the new state is out, so that inside them the service agrees with
     // the callback (isLeader(), leader() and term() already show the change).
-    const emitted = this.emitIfChanged(previous, next);
+    const emitted = this.emitIfChanged(previous, next, began ? startReason : ended ? stopReason : reason);
     if (ended) this.invoke('onStoppedLeading', () => this.callbacks.onStoppedLeading?.({ ...emitted, isLeader: false }));
     if (began) {
       const context = this.termContext!;
@@ -140,14 +151,14 @@ export class ElectionState {
     if (this.closed) return;
     const previous = this.subject.value;
     const ended = this.leading;
-    if (ended) this.endTerm('shutdown began');
+    if (ended) this.endTerm('shutdown began', previous.term);
     this.closed = true;
     this.clearExpiry();
-    const emitted = this.emitIfChanged(previous, { ...previous, isLeader: false });
+    const emitted = this.emitIfChanged(previous, { ...previous, isLeader: false }, 'shutdown began');
     if (ended) this.invoke('onStoppedLeading', () => this.callbacks.onStoppedLeading?.(emitted));
   }
 
-  private beginTerm(term: number | null, fencingToken: string | null): void {
+  private beginTerm(term: number | null, fencingToken: string | null, reason: string): void {
     this.leading = true;
     this.termController = new AbortController();
     this.termContext = {
@@ -159,10 +170,10 @@ export class ElectionState {
       catchUp: false,
       missedFireTimes: [],
     };
-    this.logger.log(STARTED_LEADING(this.name, this.identity, term));
+    this.logger.log(STARTED_LEADING(this.name, this.identity, term, reason));
   }
 
-  private endTerm(reason: string): void {
+  private endTerm(reason: string, term: number | null): void {
     this.leading = false;
     this.leadingUntil = 0;
     this.clearExpiry();
@@ -170,11 +181,11 @@ export class ElectionState {
     this.termController?.abort(new Error(`Leadership of election '${this.name}' ended: ${reason}`));
     this.termController = undefined;
     this.termContext = undefined;
-    this.logger.log(STOPPED_LEADING(this.name, this.identity, reason));
+    this.logger.log(STOPPED_LEADING(this.name, this.identity, term, reason));
   }
 
   /** Emits `next` if it differs from `previous`; returns the state now current. */
-  private emitIfChanged(previous: LeadershipState, next: LeadershipState): LeadershipState {
+  private emitIfChanged(previous: LeadershipState, next: LeadershipState, reason: string): LeadershipState {
     if (
       previous.isLeader === next.isLeader &&
       previous.leader === next.leader &&
@@ -186,6 +197,16 @@ export class ElectionState {
       this.logger.log(NEW_LEADER(this.name, next.leader));
     }
     this.subject.next(next);
+    // observability (issue 9): one event per change, after the state is out.
+    this.events.leadershipChanged({
+      election: this.name,
+      identity: this.identity,
+      isLeader: next.isLeader,
+      wasLeader: previous.isLeader,
+      leader: next.leader,
+      term: next.term,
+      reason: next.leader === previous.leader || next.isLeader !== previous.isLeader ? reason : next.leader === null ? 'no leader is known' : `${next.leader} leads`,
+    });
     return next;
   }
 

@@ -6,9 +6,11 @@ import type {
   ElectionOptions,
   LeaderElectionCallbacks,
   LeaderElectionModuleOptions,
+  MetricsRegistry,
 } from '../interfaces/leader-election-options.interface.js';
 import {
   DEFAULT_ELECTION,
+  HEALTH_DEFAULTS,
   LEASE_DEFAULTS,
   SHUTDOWN_DEFAULTS,
   SIDECAR_DEFAULTS,
@@ -51,8 +53,17 @@ export type ResolvedElection = ResolvedElectionBase &
     | { backend: 'lease'; lease: ResolvedLease }
   );
 
+export interface ResolvedObservability {
+  health: { toleranceMs: number; stalledAfterRetryPeriods: number };
+  /** undefined: no metrics (prom-client is never loaded). `registry` undefined: prom-client's global one. */
+  metrics?: { registry?: MetricsRegistry };
+  /** false: no spans (@opentelemetry/api is never loaded). */
+  tracing: boolean;
+}
+
 export interface ResolvedOptions {
   identity: string;
+  observability: ResolvedObservability;
   /** KUBERNETES_SERVICE_HOST is set: this process runs in a pod. */
   insideKubernetes: boolean;
   drainTimeoutMs: number;
@@ -81,7 +92,10 @@ export const processEnvironment = (): ResolveEnvironment => ({
 });
 
 const BACKENDS = ['auto', 'lease', 'sidecar', 'standalone'] as const;
-const MODULE_KEYS = ['identity', 'elections', 'drainTimeoutMs', 'isGlobal', 'serveSidecarApi'];
+const MODULE_KEYS = ['identity', 'elections', 'drainTimeoutMs', 'health', 'metrics', 'tracing', 'isGlobal', 'serveSidecarApi'];
+const HEALTH_KEYS = ['toleranceMs', 'stalledAfterRetryPeriods'];
+const METRICS_KEYS = ['enabled', 'registry'];
+const TRACING_KEYS = ['enabled'];
 const ELECTION_KEYS = ['backend', 'sidecar', 'lease', 'onStartedLeading', 'onStoppedLeading', 'onNewLeader'];
 const SIDECAR_KEYS = ['url', 'pollIntervalMs', 'requestTimeoutMs'];
 const LEASE_KEYS = [
@@ -128,7 +142,41 @@ export function resolveOptions(
   }
   assertDistinctLocks(elections);
   const sidecarApi = resolveSidecarApi(options.serveSidecarApi, elections);
-  return { identity, insideKubernetes: insideKubernetes(environment), drainTimeoutMs, elections, ...(sidecarApi && { sidecarApi }) };
+  const observability = resolveObservability(options);
+  return { identity, observability, insideKubernetes: insideKubernetes(environment), drainTimeoutMs, elections, ...(sidecarApi && { sidecarApi }) };
+}
+
+function resolveObservability(options: LeaderElectionModuleOptions): ResolvedObservability {
+  const health = block('health', options.health, HEALTH_KEYS, '{ toleranceMs: 20000 }');
+  const toleranceMs = nonNegativeInteger('health.toleranceMs', health.toleranceMs, HEALTH_DEFAULTS.toleranceMs);
+  const stalledAfterRetryPeriods = positiveInteger('health.stalledAfterRetryPeriods', health.stalledAfterRetryPeriods, HEALTH_DEFAULTS.stalledAfterRetryPeriods, 'Use a whole number of retry periods greater than 0, e.g. 3.');
+  const metricsBlock = options.metrics === undefined ? undefined : block('metrics', options.metrics, METRICS_KEYS, '{ registry }');
+  let metrics: ResolvedObservability['metrics'];
+  if (metricsBlock !== undefined && enabled('metrics.enabled', metricsBlock.enabled)) {
+    const registry = metricsBlock.registry;
+    if (registry !== undefined && (registry === null || typeof registry !== 'object' || typeof (registry as MetricsRegistry).registerMetric !== 'function' || typeof (registry as MetricsRegistry).getSingleMetric !== 'function')) {
+      throw new LeaderElectionConfigError('metrics.registry', '(not a prom-client Registry)', 'Pass a Registry from prom-client (its global `register`, or `new Registry()`), or leave it out to use prom-client\'s global one.');
+    }
+    metrics = { registry: registry as MetricsRegistry | undefined };
+  }
+  const tracingBlock = options.tracing === undefined ? undefined : block('tracing', options.tracing, TRACING_KEYS, '{ enabled: true }');
+  const tracing = tracingBlock !== undefined && enabled('tracing.enabled', tracingBlock.enabled);
+  return { health: { toleranceMs, stalledAfterRetryPeriods }, metrics, tracing };
+}
+
+function block(option: string, value: unknown, known: string[], example: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new LeaderElectionConfigError(option, value, `Pass an object such as ${option}: ${example}, or leave it out.`);
+  }
+  rejectUnknownKeys(`${option}.`, value, known);
+  return value as Record<string, unknown>;
+}
+
+function enabled(option: string, value: unknown): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') throw new LeaderElectionConfigError(option, value, 'Use true or false.');
+  return value;
 }
 
 function resolveIdentity(option: unknown, { env, hostname }: ResolveEnvironment): string {
@@ -304,10 +352,10 @@ function rejectUnknownKeys(prefix: string, options: object, known: string[]): vo
   }
 }
 
-function positiveInteger(option: string, value: unknown, fallback: number): number {
+function positiveInteger(option: string, value: unknown, fallback: number, fix = 'Use a whole number of milliseconds greater than 0.'): number {
   const resolved = value ?? fallback;
   if (typeof resolved !== 'number' || !Number.isSafeInteger(resolved) || resolved <= 0) {
-    throw new LeaderElectionConfigError(option, resolved, 'Use a whole number of milliseconds greater than 0.');
+    throw new LeaderElectionConfigError(option, resolved, fix);
   }
   return resolved;
 }

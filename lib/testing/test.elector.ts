@@ -23,12 +23,12 @@ export class TestElector implements LeaderElector {
 
   decide(view: LeadershipView, reason?: string): void {
     this.view = view;
-    if (this.started && !this.stopped) this.state.publish(view, reason);
+    if (this.started && !this.stopped) this.state.publish({ leadingBecause: TEST_LEADS, ...view }, reason);
   }
 
   start(): void {
     this.started = true;
-    if (!this.stopped) this.state.publish(this.view);
+    if (!this.stopped) this.state.publish({ leadingBecause: TEST_LEADS, ...this.view });
   }
 
   /** Leadership in a test changes only when the test says so. */
@@ -38,3 +38,6 @@ export class TestElector implements LeaderElector {
     this.stopped = true;
   }
 }
+
+/** The reason in the "is now the leader" line of a test. */
+const TEST_LEADS = 'the test made it lead';

@@ -14,7 +14,8 @@ import type { LeaderElectionBackend, LeaderElectionModuleOptions } from '../../l
  *                              port (4040 in a pod that drops the sidecar container; unset: off)
  *
  * The identity comes from MY_POD_NAME (the library reads it), and the Kubernetes client from the
- * in-cluster service account or KUBECONFIG.
+ * in-cluster service account or KUBECONFIG. Metrics go to prom-client's global registry, served
+ * at /metrics.
  */
 export function leaderElectionOptionsFromEnv(env: NodeJS.ProcessEnv): LeaderElectionModuleOptions {
   // The library rejects any other value at startup, listing the valid ones.
@@ -22,6 +23,7 @@ export function leaderElectionOptionsFromEnv(env: NodeJS.ProcessEnv): LeaderElec
   const sidecarUrl = text(env, 'LEADER_ELECTION_SIDECAR_URL');
   const sidecarApiPort = wholeNumber(env, 'LEADER_ELECTION_SIDECAR_API_PORT', 'a port number, e.g. LEADER_ELECTION_SIDECAR_API_PORT=4040');
   return {
+    metrics: {},
     ...(backend && { backend }),
     ...(sidecarUrl && { sidecar: { url: sidecarUrl } }),
     ...(sidecarApiPort !== undefined && { serveSidecarApi: { port: sidecarApiPort } }),

@@ -31,7 +31,10 @@ export class StatusController {
     return this.reportJob.runLog();
   }
 
-  /** For liveness and readiness probes: a follower is as healthy as the leader. */
+  /**
+   * For the readiness probe: a follower is as ready as the leader. (The liveness probe uses
+   * /health, which can tell a stuck leader.)
+   */
   @Get('healthz')
   healthz(): { status: 'ok' } {
     return { status: 'ok' };

@@ -1,4 +1,4 @@
-import type { Provider } from '@nestjs/common';
+import type { ModuleMetadata, Provider } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { ClusterLeaderService, LeaderElectionModule, type LeaderElectionModuleOptions, type LeaseOptions } from '../../lib/index.js';
@@ -23,6 +23,8 @@ export interface CandidateSpec {
   /** Anything else for LeaderElectionModule.forRoot(). */
   module?: Omit<LeaderElectionModuleOptions, 'identity' | 'backend' | 'lease'>;
   providers?: Provider[];
+  /** More modules for the app (e.g. TerminusModule). */
+  imports?: ModuleMetadata['imports'];
 }
 
 /**
@@ -63,7 +65,7 @@ export class LeaseCandidates {
     return name;
   }
 
-  async start({ identity, user = identity, lease = {}, module = {}, providers = [] }: CandidateSpec): Promise<LeaseCandidate> {
+  async start({ identity, user = identity, lease = {}, module = {}, providers = [], imports = [] }: CandidateSpec): Promise<LeaseCandidate> {
     this.user(user);
     const kubeConfig = this.server.kubeConfig(user);
     const elections = Object.fromEntries(
@@ -82,6 +84,7 @@ export class LeaseCandidates {
           backend: 'lease',
           lease: { namespace: 'default', kubeConfig, ...lease, name: lease.name ?? this.leaseName },
         }),
+        ...imports,
       ],
       providers,
     })

@@ -46,3 +46,12 @@ LeaderElectionModule.forRootAsync({ useFactory: async () => ({ backend: 'lease',
 LeaderElectionModule.forRootAsync({ useFactory: () => ({ backend: 'standalone', elections: { r: { backend: 'sidecar', sidecar: { urll: 'x' } } } }) });
 // @ts-expect-error backend 'lease' needs lease.name here too
 LeaderElectionModule.forRootAsync({ useFactory: async () => ({ backend: 'lease' }) });
+
+// The observability blocks: a prom-client Registry fits `metrics.registry` by its shape.
+declare const registry: import('prom-client').Registry;
+LeaderElectionModule.forRoot({ backend: 'standalone', health: { toleranceMs: 20_000 }, metrics: { registry }, tracing: {} });
+LeaderElectionModule.forRootAsync({ useFactory: () => ({ backend: 'standalone', metrics: { registry, enabled: true }, tracing: { enabled: false } }) });
+// @ts-expect-error a typo in the metrics block of a factory's result
+LeaderElectionModule.forRootAsync({ useFactory: () => ({ backend: 'standalone', metrics: { registy: registry } }) });
+// @ts-expect-error a typo in the health block
+LeaderElectionModule.forRoot({ backend: 'standalone', health: { tolerance: 5 } });

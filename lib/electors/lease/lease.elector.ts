@@ -20,7 +20,7 @@ import {
 import { LEDGER_ANNOTATION, type LedgerEntry } from '../../ledger/ledger-record.js';
 import type { TickLedger } from '../../ledger/tick-ledger.interface.js';
 import type { ResolvedLease } from '../../options/resolve-options.js';
-import type { ElectionJobs, LeaderElector, StopOptions } from '../leader-elector.interface.js';
+import type { ElectionJobs, ElectorStatus, LeaderElector, StopOptions } from '../leader-elector.interface.js';
 import { LeaseApiError, type LeaseVerb } from './lease-api.error.js';
 import { LeaseLedger, type LedgerWrite } from './lease-ledger.js';
 import type { LeaseLock } from './lease-lock.js';
@@ -44,6 +44,8 @@ export const systemClock: ElectorClock = { now: monotonicNow, wallNow: () => new
 const JITTER_FACTOR = 1.2;
 /** After 401/403 the pod cannot win until RBAC changes: retry slowly. */
 const AUTH_FAILURE_RETRY_FACTOR = 10;
+/** A round sends at most this many requests (a write, a read, a write), each within the request timeout. */
+const REQUESTS_PER_ROUND = 3;
 /** A release that meets a conflict re-reads and tries again, at most this many writes in all. */
 const RELEASE_ATTEMPTS = 3;
 
@@ -130,6 +132,17 @@ export class LeaseElector implements LeaderElector {
   private readonly reported = new Set<string>();
   private everObserved = false;
 
+  // For status() (health) and the observability events (issue 9).
+  /** Send time of the last successful acquire or renew (monotonic). */
+  private lastWriteAt: number | null = null;
+  /** When the round in flight began; null between rounds. */
+  private roundStartedAt: number | null = null;
+  /** When the next round is due (monotonic); infinite while only the watch is awaited. */
+  private stepDueAt = Number.POSITIVE_INFINITY;
+  /** This round, the leader read the Lease before renewing: client-go's slow path. */
+  private slowPath = false;
+  private lastApiError: { error: LeaseApiError; at: number } | null = null;
+
   private stepTimer: NodeJS.Timeout | undefined;
   private stepping: Promise<void> | undefined;
   private stopped = false;
@@ -156,7 +169,10 @@ export class LeaseElector implements LeaderElector {
         opened: () => this.replan(),
         changed: (type, lease) => this.onWatchEvent(type, lease),
         lost: (error) => {
-          if (error !== null && !this.stopped) this.report(error);
+          if (error !== null && !this.stopped) {
+            this.noteApiError(error);
+            this.report(error);
+          }
           this.replan();
         },
       },
@@ -213,11 +229,53 @@ export class LeaseElector implements LeaderElector {
     this.lock.abortAll();
   }
 
+  /** The elector's loop as health checks see it (see ElectorStatus). */
+  status(): ElectorStatus {
+    const now = this.clock.now();
+    let loopLateMs = 0;
+    if (!this.stopped) {
+      loopLateMs = this.roundStartedAt !== null
+        ? now - this.roundStartedAt - REQUESTS_PER_ROUND * this.options.requestTimeoutMs
+        : now - this.stepDueAt;
+    }
+    const failure = this.lastApiError;
+    return {
+      believesLeading: this.holding && !this.stopped,
+      lastRenewAgoMs: this.lastWriteAt === null ? null : now - this.lastWriteAt,
+      loopLateMs: Math.max(0, loopLateMs),
+      lastApiError: failure === null
+        ? null
+        : { verb: failure.error.verb, code: failure.error.status, reason: failure.error.reason, message: failure.error.message, agoMs: now - failure.at },
+      leaseDurationMs: this.options.leaseDurationMs,
+      retryPeriodMs: this.options.retryPeriodMs,
+    };
+  }
+
+  /**
+   * One round of client-go's tryAcquireOrRenew (see round()), reported to the observability
+   * events with its outcome, duration and whether it took client-go's slow path.
+   */
+  async tryAcquireOrRenew(): Promise<StepOutcome> {
+    const startedAt = this.clock.now();
+    this.roundStartedAt = startedAt;
+    this.slowPath = false;
+    let outcome: StepOutcome;
+    try {
+      outcome = await this.round();
+    } finally {
+      this.roundStartedAt = null;
+    }
+    if (outcome !== 'idle') {
+      this.state.events.leaseRound({ election: this.state.name, outcome, durationMs: this.clock.now() - startedAt, slowPath: this.slowPath });
+    }
+    return outcome;
+  }
+
   /**
    * One round of client-go's tryAcquireOrRenew, in numbered steps. Never throws: a failure is
    * logged once per change of state and reported as 'failed'.
    */
-  async tryAcquireOrRenew(): Promise<StepOutcome> {
+  private async round(): Promise<StepOutcome> {
     this.lastAttemptAt = this.clock.now();
     // 1. A leadership that ran past its deadline is over, whatever happens next.
     this.checkDeadline();
@@ -263,6 +321,7 @@ export class LeaseElector implements LeaderElector {
     }
 
     // 5. Free, expired, or ours: take it or renew it, conditionally on what we just read.
+    if (this.holding) this.slowPath = true;
     const outcome = await this.write();
     this.checkDeadline();
     return outcome;
@@ -310,10 +369,10 @@ export class LeaseElector implements LeaderElector {
       written = await this.lock.update(withLedger(withRecord(lease, record, { incarnation: this.incarnation, keepCoordination: renewing }), ledgerWrite));
     } catch (error) {
       const apiError = LeaseApiError.from('update', error);
-      if (apiError.status === 409) return this.conflict();
+      if (apiError.status === 409) return this.conflict(apiError);
       if (apiError.status === 404) {
         this.leaseGone('the Lease was deleted');
-        return this.conflict();
+        return this.conflict(apiError);
       }
       return this.failed('update', apiError);
     }
@@ -341,7 +400,7 @@ export class LeaseElector implements LeaderElector {
       created = await this.lock.create(withLedger(newLease(record, this.incarnation), ledgerWrite));
     } catch (error) {
       const apiError = LeaseApiError.from('create', error);
-      if (apiError.status === 409) return this.conflict();
+      if (apiError.status === 409) return this.conflict(apiError);
       return this.failed('create', apiError);
     }
     if (this.stopped) return 'idle';
@@ -356,9 +415,10 @@ export class LeaseElector implements LeaderElector {
     }
     this.holding = true;
     this.leadingUntil = sentAt + this.options.renewDeadlineMs;
+    this.lastWriteAt = sentAt;
     this.observe(written);
     this.succeeded();
-    this.publish();
+    this.publish(undefined, outcome === 'acquired' ? 'it acquired the Lease' : 'it holds the Lease');
     return outcome;
   }
 
@@ -487,7 +547,7 @@ export class LeaseElector implements LeaderElector {
     this.loseHold(reason);
   }
 
-  private publish(reason = 'another pod holds the Lease'): void {
+  private publish(reason = 'another pod holds the Lease', leadingBecause?: string): void {
     const record = this.observation.record;
     this.state.publish(
       {
@@ -495,12 +555,15 @@ export class LeaseElector implements LeaderElector {
         term: record?.leaseTransitions ?? null,
         fencingToken: this.holding ? this.fencingToken : null,
         leadingUntil: this.holding && !this.handingOver ? this.leadingUntil : 0,
+        leadingBecause,
       },
       reason,
     );
   }
 
-  private conflict(): StepOutcome {
+  /** A lost race (409) or a Lease gone (404): normal outcomes, counted as API errors by code. */
+  private conflict(error: LeaseApiError): StepOutcome {
+    this.emitApiError(error);
     this.lastFailure = null;
     this.cacheStale = true;
     return 'conflict';
@@ -518,9 +581,20 @@ export class LeaseElector implements LeaderElector {
     const apiError = LeaseApiError.from(verb, error);
     this.lastFailure = apiError;
     if (this.stopped) return 'failed'; // stop() aborted it: not a fault worth a line
+    this.noteApiError(apiError);
     this.report(apiError);
     this.publish(`the Kubernetes API failed (${apiError.message})`);
     return 'failed';
+  }
+
+  /** A real fault (not a lost race): kept for status() and reported to the observability events. */
+  private noteApiError(error: LeaseApiError): void {
+    this.lastApiError = { error, at: this.clock.now() };
+    this.emitApiError(error);
+  }
+
+  private emitApiError(error: LeaseApiError): void {
+    this.state.events.apiError({ election: this.state.name, verb: error.verb, code: error.status, reason: error.reason });
   }
 
   /** Logs a fault once per change of kind; the state machine itself never throws. */
@@ -550,7 +624,9 @@ export class LeaseElector implements LeaderElector {
   private scheduleStep(delayMs: number): void {
     if (this.stopped) return;
     clearTimeout(this.stepTimer);
-    const spacing = this.lastAttemptAt + this.options.retryPeriodMs - this.clock.now();
+    const now = this.clock.now();
+    const spacing = this.lastAttemptAt + this.options.retryPeriodMs - now;
+    this.stepDueAt = now + Math.max(delayMs, spacing);
     this.stepTimer = setSafeTimeout(() => {
       this.stepTimer = undefined;
       this.stepping = this.exclusive(() => this.step()).finally(() => (this.stepping = undefined));
