@@ -151,8 +151,8 @@ function schedulerCall(app: INestApplicationContext, instance: GateBenchJob, key
 
 /** The original pattern: ask the sidecar on every tick, run the job if it names this pod. */
 function springTick(url: string, agent: Agent, identity: string, job: GateBenchJob): AsyncTick {
-  return async () => {
-    const body = await new Promise<string>((resolve, reject) => {
+  const ask = () =>
+    new Promise<string>((resolve, reject) => {
       get(url, { agent }, (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -160,6 +160,13 @@ function springTick(url: string, agent: Agent, identity: string, job: GateBenchJ
         res.on('end', () => resolve(text));
         res.on('error', reject);
       }).on('error', reject);
+    });
+  return async () => {
+    // A kept-alive socket the server closed while idle (its keepAliveTimeout, between trials)
+    // can be reused at the moment it closes: the usual keep-alive race. Ask again, as clients do.
+    const body = await ask().catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ECONNRESET') return ask();
+      throw error;
     });
     if ((JSON.parse(body) as { name: string }).name === identity) job.bare();
   };
