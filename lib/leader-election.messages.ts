@@ -60,13 +60,6 @@ export const JOB_OVERLAP_SKIPPED = (job: string) =>
   `Skipped a tick of ${job}: its previous run is still running on this pod (overlap: 'skip', the ` +
   `default). Further ticks are skipped while it runs; set @LeaderOnly({ overlap: 'allow' }) to run them side by side.`;
 
-export const TICK_CLAIMED_ELSEWHERE = (job: string, fireTime: Date, why: string) =>
-  `Skipped ${job}'s tick of ${fireTime.toISOString()}: ${why}.`;
-
-export const TICK_CLAIM_FAILED = (job: string, fireTime: Date) =>
-  `Did not run ${job}'s tick of ${fireTime.toISOString()}: its claim could not be written to the ` +
-  `Lease in this term (the API failed, another pod took over, or leadership ended), so it runs nowhere twice.`;
-
 const DROP_REASONS: Record<string, string> = {
   missedRunsSkip: "missedRuns is 'skip' (the default)",
   startingDeadline: 'they are older than startingDeadlineMs',

@@ -1,12 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
 import type { ElectionState } from '../leadership/election-state.js';
-import {
-  TICK_CLAIM_FAILED,
-  TICK_CLAIMED_ELSEWHERE,
-  TICKS_DROPPED,
-  TICK_INTERRUPTED,
-} from '../leader-election.messages.js';
+import { TICKS_DROPPED, TICK_INTERRUPTED } from '../leader-election.messages.js';
 import type { TickState } from '../ledger/ledger-record.js';
 import { planMisfires, type MisfirePlan, type PlanTrigger } from '../ledger/misfire-plan.js';
 import type { ElectionEvents, JobRunLedger } from '../observability/election-events.js';
@@ -68,10 +63,9 @@ export class ClaimedRuns {
     if (plan.claim === undefined) {
       if (trigger === 'tick') {
         entry.counters.skipped++;
+        // Counted and summarised once per change of leadership, never logged per tick (Nest's
+        // default logger prints every level).
         this.events.tickSkipped(job, plan.skipped === 'alreadyClaimed' || plan.skipped === 'ranRecently' ? 'claimed-elsewhere' : 'misfire');
-        if (Logger.isLevelEnabled('verbose') && plan.fireTime !== undefined) {
-          this.logger.verbose(TICK_CLAIMED_ELSEWHERE(job.name, new Date(plan.fireTime), plan.skipped ?? 'nothing to run'));
-        }
       }
       return;
     }
@@ -82,8 +76,8 @@ export class ClaimedRuns {
       const claimed = await ledger.claim(policy.ledgerKey, { fireTime: plan.claim, state: 'claimed', term });
       if (!claimed || state.currentJobContext() !== context) {
         entry.counters.skipped++;
+        // The elector has logged the fault itself, once; the tick is counted, not logged.
         if (trigger === 'tick') this.events.tickSkipped(job, 'claimed-elsewhere');
-        this.logger.verbose(TICK_CLAIM_FAILED(job.name, new Date(plan.claim)));
         return;
       }
       const catchUps = plan.runs.reduce((n, run) => n + (run.kind === 'scheduled' ? 0 : 1 + run.covers.length), 0);
