@@ -77,6 +77,8 @@ export interface RegisteredJob {
   counters: JobCounters;
   /** A @Cron() job's fire times, to tell an unclaimed run its scheduled time when it asks. */
   readonly fireTimes: CronFireTimes | undefined;
+  /** Its election's running count, looked up once here rather than on every run. */
+  readonly electionRunning: { count: number };
 }
 
 /**
@@ -90,7 +92,7 @@ export class JobGate {
   private readonly counters = new Map<string, JobCounters>();
   private readonly registered = new Map<GatedJob, RegisteredJob>();
   /** Gated jobs running now, per election. */
-  private readonly running = new Map<string, number>();
+  private readonly running = new Map<string, { count: number }>();
   /** Woken whenever a job finishes, by whoever waits for a drain. */
   private readonly finishWaiters = new Set<() => void>();
   private readonly claimed: ClaimedRuns;
@@ -120,7 +122,13 @@ export class JobGate {
   register(job: GatedJob, instance: object, policy: JobPolicy, claims: boolean): void {
     const { schedule } = policy;
     const fireTimes = policy.fireTimes ?? (schedule.kind === 'cron' ? new CronFireTimes(schedule) : undefined);
-    this.registered.set(job, { job, policy, claims, instance, running: 0, overlapLogged: false, counters: this.countersOf(job.name), fireTimes });
+    this.registered.set(job, {
+      job, policy, claims, instance, fireTimes,
+      running: 0,
+      overlapLogged: false,
+      counters: this.countersOf(job.name),
+      electionRunning: this.runningIn(job.election),
+    });
   }
 
   /**
@@ -227,17 +235,25 @@ export class JobGate {
     this.logger.error(`${JOB_FAILED(job.name)}: ${error instanceof Error ? error.message : String(error)}`, error instanceof Error ? error.stack : undefined);
   }
 
-  private started(entry: { job: GatedJob; running?: number }): void {
+  private started(entry: { job: GatedJob; running?: number; electionRunning?: { count: number } }): void {
     if (entry.running !== undefined) entry.running++;
-    this.running.set(entry.job.election, (this.running.get(entry.job.election) ?? 0) + 1);
+    (entry.electionRunning ?? this.runningIn(entry.job.election)).count++;
   }
 
-  private finished(entry: { job: GatedJob; running?: number; overlapLogged?: boolean }): void {
+  private finished(entry: { job: GatedJob; running?: number; overlapLogged?: boolean; electionRunning?: { count: number } }): void {
     if (entry.running !== undefined && --entry.running === 0) entry.overlapLogged = false;
-    const left = (this.running.get(entry.job.election) ?? 1) - 1;
-    if (left === 0) this.running.delete(entry.job.election);
-    else this.running.set(entry.job.election, left);
-    for (const wake of this.finishWaiters) wake();
+    (entry.electionRunning ?? this.runningIn(entry.job.election)).count--;
+    if (this.finishWaiters.size > 0) for (const wake of this.finishWaiters) wake();
+  }
+
+  /** The running count of one election: one object per election, updated in place on every run. */
+  private runningIn(election: string): { count: number } {
+    let running = this.running.get(election);
+    if (running === undefined) {
+      running = { count: 0 };
+      this.running.set(election, running);
+    }
+    return running;
   }
 
   private countersOf(name: string): JobCounters {
@@ -260,7 +276,12 @@ export class JobGate {
    * drained). A timeout is logged once, naming them.
    */
   async drain(timeoutMs: number, elections?: readonly string[]): Promise<Record<string, number>> {
-    const busy = () => Object.fromEntries([...this.running].filter(([election]) => elections === undefined || elections.includes(election)));
+    const busy = () =>
+      Object.fromEntries(
+        [...this.running]
+          .filter(([election, { count }]) => count > 0 && (elections === undefined || elections.includes(election)))
+          .map(([election, { count }]) => [election, count]),
+      );
     if (Object.keys(busy()).length === 0) return {};
     let wake: () => void = () => {};
     let timedOut = false;

@@ -144,6 +144,8 @@ export class LeaseElector implements LeaderElector {
   private lastApiError: { error: LeaseApiError; at: number } | null = null;
 
   private stepTimer: NodeJS.Timeout | undefined;
+  /** The watch showed the holder releasing the Lease: the next round need not wait its spacing. */
+  private releaseSeen = false;
   private stepping: Promise<void> | undefined;
   private stopped = false;
 
@@ -625,10 +627,14 @@ export class LeaseElector implements LeaderElector {
     if (this.stopped) return;
     clearTimeout(this.stepTimer);
     const now = this.clock.now();
-    const spacing = this.lastAttemptAt + this.options.retryPeriodMs - now;
+    // One round per retry period, except the first after a release was seen: a release needs an
+    // acquisition before it, by someone, so these rounds are bounded by the others' writes, and
+    // a graceful handover then costs a watch event and one write, not a wait.
+    const spacing = this.releaseSeen ? 0 : this.lastAttemptAt + this.options.retryPeriodMs - now;
     this.stepDueAt = now + Math.max(delayMs, spacing);
     this.stepTimer = setSafeTimeout(() => {
       this.stepTimer = undefined;
+      this.releaseSeen = false;
       this.stepping = this.exclusive(() => this.step()).finally(() => (this.stepping = undefined));
     }, Math.max(delayMs, spacing));
   }
@@ -743,7 +749,9 @@ export class LeaseElector implements LeaderElector {
       this.leaseGone('the Lease was deleted');
       this.publish('the Lease was deleted');
     } else {
+      const heldBefore = this.observation.holder !== null;
       this.observe(lease);
+      if (heldBefore && this.observation.lease === lease && this.observation.holder === null) this.releaseSeen = true;
       this.publish();
     }
     this.replan();
