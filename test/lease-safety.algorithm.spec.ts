@@ -302,6 +302,23 @@ describe('LeaseElector: the safety holes of issue 7', () => {
       expect(ledger.entry('Jobs.tick')).toEqual(first);
     });
 
+    it('a completion not yet written when its term ended is written by this process\'s next term', async () => {
+      const a = candidate('pod-a');
+      await round(a, 'acquired', { get: 1, create: 1 });
+      const ledger = a.state.ledger!;
+      const fireTime = Date.UTC(2026, 11, 1, 9, 0, 0);
+      expect(await ledger.claim('Jobs.tick', { fireTime, state: 'claimed', term: 0 })).toBe(true);
+      ledger.complete('Jobs.tick', { fireTime, state: 'succeeded', term: 0 });
+      // The API fails past the renew deadline: the term ends with the completion unwritten.
+      server.faults.failNext(1, 503);
+      clock.advance(2_000);
+      await round(a, 'failed', { update: 1 });
+      clock.advance(9_000);
+      expect(a.state.isLeader()).toBe(false);
+      await round(a, 'acquired', { get: 1, update: 1 });
+      expect(stored().metadata.annotations?.['nestjs-cluster-leader/ledger']).toContain(`[${fireTime},"s",0]`);
+    });
+
     it('does not release a record another process wrote since', async () => {
       const a = candidate('pod-a');
       await round(a, 'acquired', { get: 1, create: 1 });

@@ -18,6 +18,11 @@ export interface LedgerWrite {
  */
 export class LeaseLedger {
   private readonly pending = new Map<string, LedgerEntry>();
+  /**
+   * Keys whose pending entry puts back an older one (a claim that may have been applied though
+   * its tick never ran): it wins over the Lease's entry, but only within the term that made it.
+   */
+  private readonly rollbacks = new Set<string>();
   /** Problems of the last decoded value, kept to report each once. */
   private lastProblems = '';
   /**
@@ -33,7 +38,19 @@ export class LeaseLedger {
 
   /** The ledger as this process knows it: the Lease's entries, its own unwritten updates on top. */
   entry(lease: V1Lease | null, key: string): LedgerEntry | undefined {
-    return this.pending.get(key) ?? this.decode(lease).ledger.get(key);
+    return this.effective(key, this.decode(lease).ledger.get(key));
+  }
+
+  /**
+   * This process's update wins over the Lease's entry if it is a rollback of its own term, or if
+   * it is not older: an update from an earlier term of ours (a completion not yet written when
+   * the term ended) must never undo a later claim by another leader.
+   */
+  private effective(key: string, stored: LedgerEntry | undefined): LedgerEntry | undefined {
+    const mine = this.pending.get(key);
+    if (mine === undefined) return stored;
+    if (this.rollbacks.has(key) || stored === undefined || mine.fireTime >= stored.fireTime) return mine;
+    return stored;
   }
 
   /** Whether this process may write the ledger of this Lease (false: a newer format, leave it). */
@@ -49,11 +66,22 @@ export class LeaseLedger {
   /** Adds an update, written with the next write. */
   update(key: string, entry: LedgerEntry): void {
     this.pending.set(key, entry);
+    this.rollbacks.delete(key);
   }
 
-  /** A new term begins: updates from an earlier term are not this term's to write. */
-  reset(): void {
-    this.pending.clear();
+  /** Puts an older entry back with the next write, whatever the Lease says (this term only). */
+  rollback(key: string, entry: LedgerEntry): void {
+    this.pending.set(key, entry);
+    this.rollbacks.add(key);
+  }
+
+  /**
+   * A new term of this process begins. Its completions of earlier runs are still facts and are
+   * written (unless a later claim supersedes them, see effective()); its rollbacks are not.
+   */
+  newTerm(): void {
+    for (const key of this.rollbacks) this.pending.delete(key);
+    this.rollbacks.clear();
   }
 
   /** The annotation for a write conditional on `lease`. */
@@ -66,7 +94,10 @@ export class LeaseLedger {
     }
     if (carried.size === 0 && decoded.ledger.size === 0) return { value: undefined, carried };
     const merged = new Map(decoded.ledger);
-    for (const [key, entry] of carried) merged.set(key, entry);
+    for (const [key, entry] of carried) {
+      if (this.effective(key, decoded.ledger.get(key)) === entry) merged.set(key, entry);
+      else this.forget(key, entry); // superseded by a later claim in the Lease
+    }
     const { value, evicted } = encodeLedger(merged);
     if (evicted.length > 0) this.onProblem(`the ledger is full; dropped the entries of ${evicted.join(', ')}`);
     return { value, carried };
@@ -74,12 +105,14 @@ export class LeaseLedger {
 
   /** The write succeeded: what it carried is in the Lease now (unless updated again meanwhile). */
   written({ carried }: LedgerWrite): void {
-    for (const [key, entry] of carried) if (this.pending.get(key) === entry) this.pending.delete(key);
+    for (const [key, entry] of carried) this.forget(key, entry);
   }
 
   /** Drops an update that was not written (a failed claim: the tick did not run). */
   forget(key: string, entry: LedgerEntry): void {
-    if (this.pending.get(key) === entry) this.pending.delete(key);
+    if (this.pending.get(key) !== entry) return;
+    this.pending.delete(key);
+    this.rollbacks.delete(key);
   }
 
   private decode(lease: V1Lease | null) {

@@ -183,7 +183,9 @@ export class LeaseElector implements LeaderElector {
       entry: (key) => this.ledger.entry(this.observation.lease, key),
       claim: (key, entry) => this.exclusive(() => this.claim(key, entry)),
       complete: (key, entry) => {
-        if (this.holding && entry.term === this.ownTerm?.leaseTransitions) this.ledger.update(key, entry);
+        // How a run of ours ended is a fact even after the term ended: it is written with our next
+        // write, if there is one, and never over a later claim (see LeaseLedger.effective()).
+        if (entry.term === this.ownTerm?.leaseTransitions) this.ledger.update(key, entry);
       },
     };
     state.useLedger(ledger);
@@ -362,8 +364,8 @@ export class LeaseElector implements LeaderElector {
           renewTime: wallNow,
           leaseTransitions: previous.leaseTransitions + 1,
         };
-    // A new term starts from the Lease's ledger: updates of an earlier term are not ours to write.
-    if (!renewing) this.ledger.reset();
+    // A new term: the rollbacks of an earlier one are dropped; its completions are still written.
+    if (!renewing) this.ledger.newTerm();
     const ledgerWrite = this.ledger.prepare(lease);
     const sentAt = this.clock.now();
     let written: V1Lease;
@@ -395,7 +397,7 @@ export class LeaseElector implements LeaderElector {
     };
     const sentAt = this.clock.now();
     let created: V1Lease;
-    this.ledger.reset();
+    this.ledger.newTerm();
     // The ledger of the Lease seen before its deletion, if any, goes on in the new one.
     const ledgerWrite = this.ledger.prepare(null);
     try {
@@ -685,7 +687,7 @@ export class LeaseElector implements LeaderElector {
       // A write whose answer was lost may have been applied: the Lease would then say this tick
       // is claimed, though it never ran. While this process still holds the Lease, its next write
       // puts the job's entry back as it was, so the tick counts as missed, not as interrupted.
-      if (previous !== undefined && this.holding) this.ledger.update(key, previous);
+      if (previous !== undefined && this.holding) this.ledger.rollback(key, previous);
     }
     this.replan();
     return claimed;
