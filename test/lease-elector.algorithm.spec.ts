@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LeaseElector, type ElectorClock, type StepOutcome } from '../lib/electors/lease/lease.elector.js';
+import { LeaseElector, type StepOutcome } from '../lib/electors/lease/lease.elector.js';
 import { LeaseLock } from '../lib/electors/lease/lease-lock.js';
 import { ElectionState } from '../lib/leadership/election-state.js';
 import type { ResolvedLease } from '../lib/options/resolve-options.js';
+import { ManualClock } from './support/manual-clock.js';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
 
 /**
@@ -25,15 +26,6 @@ const timings: ResolvedLease = {
   releaseOnShutdown: true,
 };
 
-class ManualClock implements ElectorClock {
-  private monotonicMs = 1_000;
-  private readonly epochMs = Date.UTC(2026, 10, 24, 9, 0, 0);
-  now = () => this.monotonicMs;
-  wallNow = () => new Date(this.epochMs + this.monotonicMs);
-  advance(ms: number): void {
-    this.monotonicMs += ms;
-  }
-}
 
 /** A Lease as another component's client-go elector writes it. */
 function heldBy(holder: string, overrides: Record<string, unknown> = {}) {
@@ -61,7 +53,7 @@ describe('LeaseElector.tryAcquireOrRenew', () => {
   beforeEach(async () => {
     server = await KubeApiServer.start();
     server.addUser('pod-a');
-    clock = new ManualClock();
+    clock = new ManualClock(Date.UTC(2026, 10, 24, 9, 0, 0));
     state = new ElectionState('default', 'pod-a', {}, clock.now);
     const lock = new LeaseLock(server.kubeConfig('pod-a'), NAMESPACE, LEASE, timings.requestTimeoutMs);
     elector = new LeaseElector(state, timings, lock, clock, () => 0.5);

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Logger } from '@nestjs/common';
-import { LeaseElector, type ElectorClock, type StepOutcome } from '../lib/electors/lease/lease.elector.js';
+import { LeaseElector, type StepOutcome } from '../lib/electors/lease/lease.elector.js';
 import { LeaseLock } from '../lib/electors/lease/lease-lock.js';
 import { INCARNATION_ANNOTATION } from '../lib/electors/lease/lease-record.js';
 import { ElectionState } from '../lib/leadership/election-state.js';
 import type { ResolvedLease } from '../lib/options/resolve-options.js';
+import { ManualClock } from './support/manual-clock.js';
 import { KubeApiServer, type Lease } from './support/kube-apiserver/index.js';
 import { RecordingLogger } from './support/nest-app.js';
 
@@ -27,15 +28,6 @@ const timings: ResolvedLease = {
   releaseOnShutdown: true,
 };
 
-class ManualClock implements ElectorClock {
-  private monotonicMs = 1_000;
-  private readonly epochMs = Date.UTC(2026, 11, 1, 9, 0, 0);
-  now = () => this.monotonicMs;
-  wallNow = () => new Date(this.epochMs + this.monotonicMs);
-  advance(ms: number): void {
-    this.monotonicMs += ms;
-  }
-}
 
 interface Candidate {
   identity: string;
@@ -51,7 +43,7 @@ describe('LeaseElector: the safety holes of issue 7', () => {
 
   beforeEach(async () => {
     server = await KubeApiServer.start();
-    clock = new ManualClock();
+    clock = new ManualClock(Date.UTC(2026, 11, 1, 9, 0, 0));
     logger = new RecordingLogger();
     Logger.overrideLogger(logger);
     candidates = [];

@@ -10,6 +10,7 @@ import {
 import { deferred, startApp, useFakeTime } from './support/nest-app.js';
 import { SidecarStandIn } from './support/sidecar-stand-in.js';
 import { HANDOVER_GUARD_MS, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
+import { countedResources, extraResources } from './support/active-resources.js';
 
 const sidecarApps = useSidecarApps();
 const { apps, standInNaming } = sidecarApps;
@@ -207,21 +208,3 @@ describe('after app.close()', () => {
     expect(extraResources(before)).toEqual({ Timeout: 0, TCPSocketWrap: 0, TCPServerWrap: 0 });
   });
 });
-
-/** The resource kinds an app could leak: timers, sockets and listening servers. */
-function countedResources(): Record<string, number> {
-  const counts: Record<string, number> = { Timeout: 0, TCPSocketWrap: 0, TCPServerWrap: 0 };
-  for (const resource of process.getActiveResourcesInfo()) {
-    if (resource in counts) counts[resource]!++;
-  }
-  return counts;
-}
-
-/**
- * How many more of each kind are active now than `before`. Only growth counts: a handle an earlier
- * test closed can still be listed in `before` until libuv frees it, which only makes `now` smaller.
- */
-function extraResources(before: Record<string, number>): Record<string, number> {
-  const now = countedResources();
-  return Object.fromEntries(Object.keys(before).map((kind) => [kind, Math.max(0, now[kind]! - before[kind]!)]));
-}

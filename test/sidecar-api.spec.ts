@@ -16,6 +16,7 @@ import { answeredLeaderName, leaderElectorBody } from '../lib/sidecar-api/leader
 import { KubeApiServer } from './support/kube-apiserver/index.js';
 import { closeAll, deferred, startApp, type RecordingLogger } from './support/nest-app.js';
 import { RawHttpConnection } from './support/raw-http-connection.js';
+import { countedResources, extraResources } from './support/active-resources.js';
 
 /**
  * `serveSidecarApi`: the app answers on the leader-elector sidecar's port exactly as the sidecar
@@ -305,18 +306,3 @@ describe('serveSidecarApi: options', () => {
       .toThrow('option `elections.reports.serveSidecarApi` is true. There is no such option');
   });
 });
-
-/** The resource kinds a server could leak: timers, sockets and listening servers. */
-function countedResources(): Record<string, number> {
-  const counts: Record<string, number> = { TCPServerWrap: 0, TCPSocketWrap: 0, Timeout: 0 };
-  for (const resource of process.getActiveResourcesInfo()) {
-    if (resource in counts) counts[resource]!++;
-  }
-  return counts;
-}
-
-/** Growth since `before` only: handles closed earlier can still be listed until libuv frees them. */
-function extraResources(before: Record<string, number>): Record<string, number> {
-  const now = countedResources();
-  return Object.fromEntries(Object.keys(before).map((kind) => [kind, Math.max(0, now[kind]! - before[kind]!)]));
-}
