@@ -1,5 +1,5 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import { LeaseLock, type LeaseConnectionOptions } from '../lib/electors/lease/lease-lock.js';
+import { LeaseLock, type LeaseConnectionOptions } from '../lib/electors/lease/resourcelock/lease-lock.js';
 import { LeaseElector } from '../lib/electors/lease/lease.elector.js';
 import { ElectionState } from '../lib/leadership/election-state.js';
 import type { ResolvedLease } from '../lib/options/resolve-options.js';

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { filter, take, type Observable, type Subscription } from 'rxjs';
 import { ElectionRegistry } from './election.registry.js';
 import { UnknownElectionError } from './errors/unknown-election.error.js';
-import type { JobCounters } from './gate/job-gate.js';
+import type { JobCounters } from './gate/gated-job.js';
 import { currentLeaderJob } from './gate/leader-job-context.storage.js';
 import type { LeaderJobContext } from './interfaces/leader-job-context.interface.js';
 import type { LeadershipState } from './interfaces/leadership-state.interface.js';

@@ -1,12 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from './electors/lease/kube-config.js';
+import { loadKubeConfig } from './electors/lease/resourcelock/kube-config.js';
 import { JobGate } from './gate/job-gate.js';
 import type { LeaderElectionModuleOptions } from './interfaces/leader-election-options.interface.js';
 import { ElectionState } from './leadership/election-state.js';
 import { monotonicNow } from './leadership/monotonic-clock.js';
 import type { ElectorStatus } from './electors/leader-elector.interface.js';
-import { ElectionEvents } from './observability/election-events.js';
+import { ElectionEvents } from './leadership/election-events.js';
 import { SkippedTicksSummary } from './observability/skipped-ticks.summary.js';
 import { DEFAULT_ELECTION } from './leader-election.constants.js';
 import { LEADER_ELECTION_MODULE_OPTIONS } from './leader-election.module-definition.js';

@@ -5,7 +5,7 @@ export type { LeaderElectionModuleAsyncOptions } from './interfaces/leader-elect
 export { ClusterLeaderService, type WaitForLeadershipOptions } from './cluster-leader.service.js';
 export { LeaderOnly } from './decorators/leader-only.decorator.js';
 export { currentLeaderJob } from './gate/leader-job-context.storage.js';
-export type { JobCounters } from './gate/job-gate.js';
+export type { JobCounters } from './gate/gated-job.js';
 export { DEFAULT_ELECTION, LEASE_DEFAULTS, SIDECAR_API_DEFAULTS, SIDECAR_DEFAULTS } from './leader-election.constants.js';
 export { LeaderElectionConfigError } from './errors/leader-election-config.error.js';
 export { LeaderOnlySetupError } from './errors/leader-only-setup.error.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ClusterLeaderService, LeaderElectionConfigError, type LeaderElectionModuleOptions, type LeaseOptions } from '../lib/index.js';
-import { loadKubeConfig, SERVICE_ACCOUNT_TOKEN_FILE } from '../lib/electors/lease/kube-config.js';
+import { loadKubeConfig, SERVICE_ACCOUNT_TOKEN_FILE } from '../lib/electors/lease/resourcelock/kube-config.js';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
 import { closeAll, compileApp } from './support/nest-app.js';
 

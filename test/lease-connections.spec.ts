@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LeaseLock, type LeaseConnectionOptions } from '../lib/electors/lease/lease-lock.js';
+import { LeaseLock, type LeaseConnectionOptions } from '../lib/electors/lease/resourcelock/lease-lock.js';
 import { LeaseElector } from '../lib/electors/lease/lease.elector.js';
 import { ClusterLeaderService, LeaderElectionModule } from '../lib/index.js';
 import { ElectionState } from '../lib/leadership/election-state.js';

@@ -1,8 +1,8 @@
 import type { V1Lease } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter } from '../lib/electors/lease/lease-api.error.js';
+import { parseRetryAfter } from '../lib/electors/lease/resourcelock/lease-api.error.js';
 import { LeaseObservation } from '../lib/electors/lease/lease-observation.js';
-import { INCARNATION_ANNOTATION, recordFromLeaseSpec, withRecord } from '../lib/electors/lease/lease-record.js';
+import { INCARNATION_ANNOTATION, recordFromLeaseSpec, withRecord } from '../lib/electors/lease/resourcelock/lease-record.js';
 
 /** The rules a candidate judges the Lease by, on its own clock, without any API in between. */
 

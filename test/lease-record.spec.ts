@@ -6,7 +6,7 @@ import {
   leaseSpecFromRecord,
   recordFromLeaseSpec,
   type LeaderElectionRecord,
-} from '../lib/electors/lease/lease-record.js';
+} from '../lib/electors/lease/resourcelock/lease-record.js';
 
 /**
  * The Lease spec <-> client-go's LeaderElectionRecord converters: the contract that lets a Lease

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Logger } from '@nestjs/common';
 import { LeaseElector, type StepOutcome } from '../lib/electors/lease/lease.elector.js';
-import { LeaseLock } from '../lib/electors/lease/lease-lock.js';
-import { INCARNATION_ANNOTATION } from '../lib/electors/lease/lease-record.js';
+import { LeaseLock } from '../lib/electors/lease/resourcelock/lease-lock.js';
+import { INCARNATION_ANNOTATION } from '../lib/electors/lease/resourcelock/lease-record.js';
 import { ElectionState } from '../lib/leadership/election-state.js';
 import type { ResolvedLease } from '../lib/options/resolve-options.js';
 import { ManualClock } from './support/manual-clock.js';

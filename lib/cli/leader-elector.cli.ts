@@ -2,7 +2,7 @@
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createElector } from '../electors/create-elector.js';
-import { loadKubeConfig } from '../electors/lease/kube-config.js';
+import { loadKubeConfig } from '../electors/lease/resourcelock/kube-config.js';
 import { LeaderElectionConfigError } from '../errors/leader-election-config.error.js';
 import { LeaderElectorFlagError } from '../errors/leader-elector-flag.error.js';
 import { ElectionState } from '../leadership/election-state.js';

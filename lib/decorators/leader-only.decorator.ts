@@ -1,4 +1,5 @@
-import type { GatedJob, JobGate } from '../gate/job-gate.js';
+import type { GatedJob } from '../gate/gated-job.js';
+import type { JobGate } from '../gate/job-gate.js';
 import { LeaderOnlySetupError } from '../errors/leader-only-setup.error.js';
 import type { LeaderOnlyOptions } from '../interfaces/leader-only-options.interface.js';
 import { DEFAULT_ELECTION, JOB_GATE, LEADER_ONLY_METADATA } from '../leader-election.constants.js';

@@ -4,8 +4,8 @@ import type { ElectionState } from '../leadership/election-state.js';
 import { TICKS_DROPPED, TICK_INTERRUPTED } from '../leader-election.messages.js';
 import type { TickState } from '../ledger/ledger-record.js';
 import { planMisfires, type MisfirePlan, type PlanTrigger } from '../ledger/misfire-plan.js';
-import type { ElectionEvents, JobRunLedger } from '../observability/election-events.js';
-import type { RegisteredJob } from './job-gate.js';
+import type { ElectionEvents, JobRunLedger } from '../leadership/election-events.js';
+import type { RegisteredJob } from './gated-job.js';
 
 /** What the gate lends ClaimedRuns: its running counts, and a run of the method. */
 export interface GateHooks {

@@ -1,24 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
-import type { LeaderOnlyOptions } from '../interfaces/leader-only-options.interface.js';
 import type { ElectionState } from '../leadership/election-state.js';
 import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_OVERLAP_SKIPPED } from '../leader-election.messages.js';
-import { ElectionEvents, type JobRun, type JobRunLedger } from '../observability/election-events.js';
+import { ElectionEvents, type JobRun, type JobRunLedger } from '../leadership/election-events.js';
 import { setSafeTimeout } from '../leadership/timers.js';
 import { CronFireTimes } from '../ledger/fire-times.js';
 import type { JobPolicy } from '../ledger/job-policy.js';
 import { ClaimedRuns } from './claimed-runs.js';
+import type { GatedJob, JobCounters, RegisteredJob } from './gated-job.js';
 import { leaderJobContextStorage } from './leader-job-context.storage.js';
-
-/** A @LeaderOnly() method, as the decorator describes it to the gate. */
-export interface GatedJob {
-  /** `ClassName.methodName`, for logs and counters. */
-  readonly name: string;
-  readonly election: string;
-  readonly method: (...args: unknown[]) => unknown;
-  /** The decorator's options, checked at startup (see resolveJobPolicy). */
-  readonly options: LeaderOnlyOptions;
-}
 
 const NO_FIRE_TIMES: readonly Date[] = [];
 
@@ -52,33 +42,6 @@ class UnclaimedRunContext implements LeaderJobContext {
     }
     return this.computed;
   }
-}
-
-/** How often each job ran, was skipped, or failed, in this process. */
-export interface JobCounters {
-  runs: number;
-  /** Ticks that did not run here: not the leader, still running (overlap), or claimed elsewhere. */
-  skipped: number;
-  failed: number;
-}
-
-/** A job of this application, as the explorer registered it at startup. */
-export interface RegisteredJob {
-  readonly job: GatedJob;
-  readonly policy: JobPolicy;
-  /** Its ticks are claimed in the election's ledger (the Lease backend, `claim` not off). */
-  readonly claims: boolean;
-  /** The provider instance the method belongs to, for runs the gate starts itself (catch-up). */
-  readonly instance: object;
-  /** Runs in progress in this process (a claimed tick counts from its claim on). */
-  running: number;
-  /** An overlapping tick was logged while the current runs go on (reset when none runs). */
-  overlapLogged: boolean;
-  counters: JobCounters;
-  /** A @Cron() job's fire times, to tell an unclaimed run its scheduled time when it asks. */
-  readonly fireTimes: CronFireTimes | undefined;
-  /** Its election's running count, looked up once here rather than on every run. */
-  readonly electionRunning: { count: number };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { LeaderElectionCallbacks } from '../interfaces/leader-election-opti
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
 import type { LeadershipState } from '../interfaces/leadership-state.interface.js';
 import { NEW_LEADER, STARTED_LEADING, STOPPED_LEADING } from '../leader-election.messages.js';
-import { ElectionEvents } from '../observability/election-events.js';
+import { ElectionEvents } from './election-events.js';
 import { monotonicNow } from './monotonic-clock.js';
 import { clampDelay } from './timers.js';
 import type { TickLedger } from '../ledger/tick-ledger.interface.js';

@@ -10,7 +10,7 @@ import type {
   LeaseRoundEvent,
   ObservedJob,
   SkipReason,
-} from './election-events.js';
+} from '../leadership/election-events.js';
 
 /** Our own metrics' prefix; the two client-go metrics keep Kubernetes' names. */
 const PREFIX = 'nestjs_cluster_leader_';

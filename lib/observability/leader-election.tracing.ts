@@ -1,7 +1,7 @@
 import type * as OpenTelemetry from '@opentelemetry/api';
 import type { Span, Tracer } from '@opentelemetry/api';
 import { PACKAGE_NAME } from '../leader-election.constants.js';
-import type { ElectionEventListener, JobRun, LeadershipChangedEvent } from './election-events.js';
+import type { ElectionEventListener, JobRun, LeadershipChangedEvent } from '../leadership/election-events.js';
 
 /** Attribute names, namespaced after the package as OpenTelemetry's naming conventions ask. */
 export const ATTRIBUTES = {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { TICKS_SKIPPED_SUMMARY } from '../leader-election.messages.js';
-import type { ElectionEventListener, LeadershipChangedEvent, ObservedJob, SkipReason } from './election-events.js';
+import type { ElectionEventListener, LeadershipChangedEvent, ObservedJob, SkipReason } from '../leadership/election-events.js';
 
 /**
  * A follower skips every tick of every leader-only job, so a line per skip would bury the log.

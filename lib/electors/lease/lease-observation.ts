@@ -1,5 +1,5 @@
 import type { V1Lease } from '@kubernetes/client-node';
-import { incarnationOf, recordFromLeaseSpec, sameRecord, type LeaderElectionRecord } from './lease-record.js';
+import { incarnationOf, recordFromLeaseSpec, sameRecord, type LeaderElectionRecord } from './resourcelock/lease-record.js';
 
 /** What taking in one Lease changed in this candidate's view. */
 export interface ObservedChange {

@@ -1,7 +1,7 @@
 import type { V1Lease } from '@kubernetes/client-node';
 import { setSafeTimeout } from '../../leadership/timers.js';
-import { LeaseApiError } from './lease-api.error.js';
-import { LeaseWatch, type LeaseEventType, type LeaseWatchTarget } from './lease-watch.js';
+import { LeaseApiError } from './resourcelock/lease-api.error.js';
+import { LeaseWatch, type LeaseEventType, type LeaseWatchTarget } from './resourcelock/lease-watch.js';
 
 /** A watch ends by itself after 5-10 min (like client-go's reflectors), spreading re-watches. */
 const WATCH_TIMEOUT_SECONDS = { min: 300, spread: 300 };

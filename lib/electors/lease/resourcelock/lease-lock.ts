@@ -7,7 +7,7 @@ import {
   type ResponseContext,
   type V1Lease,
 } from '@kubernetes/client-node';
-import { clampDelay } from '../../leadership/timers.js';
+import { clampDelay } from '../../../leadership/timers.js';
 import type { Agent } from 'node:http';
 import { KeepAliveAgents } from './keep-alive-agents.js';
 import { LeaseApiError, type LeaseVerb } from './lease-api.error.js';

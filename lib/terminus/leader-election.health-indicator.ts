@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { ClusterLeaderService } from '../cluster-leader.service.js';
-import type { ElectionHealth } from './election-health.js';
+import type { ElectionHealth } from '../observability/election-health.js';
 
 /**
  * A @nestjs/terminus health indicator for every election of the app, built on terminus 12's

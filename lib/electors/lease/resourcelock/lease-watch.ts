@@ -1,7 +1,7 @@
 import type { KubeConfig, V1Lease } from '@kubernetes/client-node';
 import { request as httpRequest, type Agent, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { clampDelay } from '../../leadership/timers.js';
+import { clampDelay } from '../../../leadership/timers.js';
 import { LeaseApiError, parseStatus } from './lease-api.error.js';
 
 export type LeaseEventType = 'ADDED' | 'MODIFIED' | 'DELETED';

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
-import { monotonicNow } from '../leadership/monotonic-clock.js';
+import { monotonicNow } from './monotonic-clock.js';
 
 /**
  * The one seam between the core (elections, Lease elector, gate) and what observes it (metrics,

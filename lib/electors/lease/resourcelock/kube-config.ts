@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { findHomeDir, KubeConfig } from '@kubernetes/client-node';
-import { LeaderElectionConfigError } from '../../errors/leader-election-config.error.js';
+import { LeaderElectionConfigError } from '../../../errors/leader-election-config.error.js';
 
 /** Where client-node's in-cluster configuration reads the pod's ServiceAccount token. */
 export const SERVICE_ACCOUNT_TOKEN_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/token';
