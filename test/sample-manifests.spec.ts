@@ -145,8 +145,9 @@ describe('the sample image and its manifests', () => {
     }
   });
 
-  it('are applied with kubectl apply -k everywhere the README and the manifests say how', async () => {
-    const texts = [join(root, 'README.md')];
+  it('are applied with kubectl apply -k everywhere the README, the docs and the manifests say how', async () => {
+    const docs = (await readdir(join(root, 'docs'))).filter((file) => file.endsWith('.md'));
+    const texts = [join(root, 'README.md'), ...docs.map((file) => join(root, 'docs', file))];
     for (const folder of FOLDERS) {
       for (const file of await readdir(join(root, folder))) texts.push(join(root, folder, file));
     }
@@ -154,7 +155,8 @@ describe('the sample image and its manifests', () => {
     for (const path of texts) {
       expect(await readFile(path, 'utf8'), path).not.toMatch(/kubectl apply -f\s+(\.\/)?sample\/k8s/);
     }
-    const readme = await readFile(join(root, 'README.md'), 'utf8');
-    for (const folder of FOLDERS) expect(readme).toContain(`kubectl apply -k ${folder}`);
+    // "The sample on Kubernetes" moved from the README to docs/kubernetes.md.
+    const page = await readFile(join(root, 'docs/kubernetes.md'), 'utf8');
+    for (const folder of FOLDERS) expect(page, 'docs/kubernetes.md').toContain(`kubectl apply -k ${folder}`);
   });
 });

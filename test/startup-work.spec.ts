@@ -57,7 +57,7 @@ describe('a leader-only @Timeout', () => {
   });
 });
 
-describe("the README's CacheWarmer: start-up work once per term of leadership", () => {
+describe('the CacheWarmer of docs/configuration.md: start-up work once per term of leadership', () => {
   it('runs when this pod starts leading, again in each new term, never while following', async () => {
     const { app, leadership } = await startApp([CacheWarmer, CacheService], false);
     const cache = app.get(CacheService);
