@@ -131,7 +131,8 @@ export const LEASE_RELEASED = (election: string, lease: string) =>
 
 export const LEASE_NOT_RELEASED = (election: string, lease: string, leaseDurationMs: number) =>
   `Election '${election}': not releasing the Lease ${lease} because its jobs are still running; ` +
-  `it stops being renewed now and expires ${leaseDurationMs} ms after the others last saw it renewed.`;
+  `it is not renewed any more (a last write records the runs that finished) and expires ` +
+  `${leaseDurationMs} ms after the others last saw it renewed.`;
 
 export const LEASE_NOT_OURS_TO_RELEASE = (election: string, lease: string, holder: string | null) =>
   `Election '${election}': did not release the Lease ${lease}: it is no longer this process's ` +
@@ -161,6 +162,16 @@ export const HANDING_OVER = (election: string, lease: string, preferred: string)
 
 export const LEDGER_PROBLEM = (election: string, lease: string, problem: string) =>
   `Election '${election}', Lease ${lease}: job ledger: ${problem}.`;
+
+export const LEDGER_NEWER_FORMAT = (election: string, lease: string, version: number, ownVersion: number) => {
+  const [namespace, name] = lease.split('/');
+  return `Election '${election}', Lease ${lease}: the job ledger was written in format v${version} by a newer ` +
+    `version of nestjs-cluster-leader, which this version (format v${ownVersion}) may not write. No tick of a ` +
+    `claiming job is claimed here, so none runs on this pod, and the ledger is left as it is. Roll the ` +
+    `deployment forward. To go back to this version for good, once no newer pod runs, delete the ledger: ` +
+    `kubectl annotate lease ${name} nestjs-cluster-leader/ledger- -n ${namespace} ` +
+    `(each claiming job then starts again at its next fire time; missed ones are not caught up).`;
+};
 
 export const LEASE_RELEASE_FAILED = (election: string, lease: string, problem: string) =>
   `Election '${election}': could not release the Lease ${lease} (${problem}); other pods take ` +

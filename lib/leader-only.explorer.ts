@@ -48,7 +48,7 @@ export class LeaderOnlyExplorer implements OnModuleInit {
         assertPolicyFitsBackend(job.name, policy, backend);
         const claims = claimsTicks(policy, backend);
         if (claims) claiming.push({ election: job.election, policy });
-        gate.register(job, instance, policy, claims);
+        gate.register(job, instance, policy, claims, claims ? this.scheduledCheck(policy) : undefined);
         gated = true;
       }
       if (gated) {
@@ -59,6 +59,24 @@ export class LeaderOnlyExplorer implements OnModuleInit {
     if (scheduledJobs.length > 0 && !this.scheduleModuleOptional && !this.scheduleModuleImported()) {
       throw new LeaderOnlySetupError(SCHEDULE_MODULE_MISSING(scheduledJobs));
     }
+  }
+
+  /**
+   * For a named @Cron(): whether SchedulerRegistry still runs it (the app may stop or delete it at
+   * run time). An unnamed one is registered under a random name: nothing tells, so it counts as
+   * running unless `disabled`.
+   */
+  private scheduledCheck(policy: JobPolicy): (() => boolean) | undefined {
+    const { schedule } = policy;
+    if (schedule.kind !== 'cron' || schedule.name === undefined) return undefined;
+    const name = schedule.name;
+    let registry: SchedulerRegistry;
+    try {
+      registry = this.moduleRef.get(SchedulerRegistry, { strict: false });
+    } catch {
+      return undefined;
+    }
+    return () => registry.doesExist('cron', name) && registry.getCronJob(name).isActive;
   }
 
   /** ScheduleModule.forRoot() provides SchedulerRegistry (globally): the sign that it is imported. */

@@ -1,10 +1,11 @@
 import { Logger } from '@nestjs/common';
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
 import type { ElectionState } from '../leadership/election-state.js';
-import { TICKS_DROPPED, TICK_INTERRUPTED } from '../leader-election.messages.js';
-import type { TickState } from '../ledger/ledger-record.js';
-import { planMisfires, type MisfirePlan, type PlanTrigger } from '../ledger/misfire-plan.js';
 import type { ElectionEvents, JobRunLedger } from '../leadership/election-events.js';
+import { TICKS_DROPPED, TICK_INTERRUPTED } from '../leader-election.messages.js';
+import { isLaterEntry, type LedgerEntry } from '../ledger/ledger-record.js';
+import { planMisfires, type MisfirePlan, type PlannedRun, type PlanTrigger } from '../ledger/misfire-plan.js';
+import type { TickLedger } from '../ledger/tick-ledger.interface.js';
 import type { RegisteredJob } from './gated-job.js';
 
 /** What the gate lends ClaimedRuns: its running counts, and a run of the method. */
@@ -17,10 +18,11 @@ export interface GateHooks {
 /**
  * The runs of jobs that claim their ticks in the election's ledger: each scheduled fire time runs
  * once across the cluster. On a tick (or when this pod starts leading), the misfire planner says
- * from the ledger alone what to run; the claim of the latest fire time is written to the Lease
- * with one conditional write before anything runs, and a claim that fails runs nothing. When the
- * runs end, how they ended is recorded with the next write. Every log line here is said once per
- * fire time, never once per follower tick.
+ * from the ledger alone what to run; each run's fire time is claimed in the Lease, with a
+ * conditional write, just before it starts, so a catch-up cut short by a lost leadership leaves
+ * exactly the fire times it did not run to the next leader. A claim that fails runs nothing.
+ * When a run ends, how it ended is recorded with the next write. Every log line here is said
+ * once per fire time, never once per follower tick.
  */
 export class ClaimedRuns {
   /** What has been said already, so each dropped group or interruption is logged once. */
@@ -39,11 +41,12 @@ export class ClaimedRuns {
 
   /** This pod began a term: catch up on missed fire times, as the job's policy says. */
   leadershipStarted(entry: RegisteredJob, state: ElectionState, context: LeaderJobContext): void {
-    // A job whose cron is switched off must not be caught up by the gate behind the scheduler's back.
+    // A job whose cron is switched off, or was stopped at run time, must not be caught up by the
+    // gate behind the scheduler's back.
     if (entry.policy.schedule.kind === 'cron' && entry.policy.schedule.disabled) return;
     // After the state change is out: the scheduler and the service see the new term first.
     setImmediate(() => {
-      if (state.currentJobContext() !== context) return;
+      if (state.currentJobContext() !== context || entry.scheduled?.() === false) return;
       void this.claimAndRun(entry, state, context, entry.instance, [], 'leadershipStarted');
     });
   }
@@ -58,7 +61,15 @@ export class ClaimedRuns {
   ): Promise<void> {
     const ledger = state.ledger!;
     const { policy, job } = entry;
-    const plan = planMisfires({ policy, entry: ledger.entry(policy.ledgerKey), trigger, nowMs: Date.now(), runningHere: entry.running > 0 });
+    const term = context.term ?? 0;
+    const plan = planMisfires({
+      policy,
+      entry: this.plannedEntry(entry, ledger, term),
+      trigger,
+      nowMs: Date.now(),
+      runningHere: entry.running > 0,
+      sinceLastClaimMs: ledger.sinceClaimMs(policy.ledgerKey),
+    });
     this.report(job, plan);
     if (plan.claim === undefined) {
       if (trigger === 'tick') {
@@ -69,41 +80,73 @@ export class ClaimedRuns {
       }
       return;
     }
-    const term = context.term ?? 0;
-    // The claim is part of the run: shutdown waits for it as for the job.
+    // The next plan of this term starts after these fire times, though they are claimed one by one.
+    const planned = { term, fireTime: plan.claim };
+    if (entry.planned === undefined || entry.planned.term !== term || plan.claim > entry.planned.fireTime) entry.planned = planned;
+    // The claims are part of the runs: shutdown waits for them as for the job.
     this.gate.started(entry);
+    let claimedAll = false;
     try {
-      const claimed = await ledger.claim(policy.ledgerKey, { fireTime: plan.claim, state: 'claimed', term });
-      if (!claimed || state.currentJobContext() !== context) {
-        entry.counters.skipped++;
-        // The elector has logged the fault itself, once; the tick is counted, not logged.
-        if (trigger === 'tick') this.events.tickSkipped(job, 'claimed-elsewhere');
-        return;
-      }
-      const catchUps = plan.runs.reduce((n, run) => n + (run.kind === 'scheduled' ? 0 : 1 + run.covers.length), 0);
-      if (catchUps > 0) this.events.ticksCaughtUp(job, catchUps);
-      let outcome: TickState = 'succeeded';
-      for (const run of plan.runs) {
-        if (context.signal.aborted) break;
-        const runContext: LeaderJobContext = {
-          ...context,
-          scheduledAt: new Date(run.fireTime),
-          catchUp: run.kind !== 'scheduled',
-          missedFireTimes: run.covers.map((fireTime) => new Date(fireTime)),
-        };
-        let succeeded = true;
-        await this.gate.invoke(entry, self, args, runContext, (ok) => (succeeded = ok), {
-          scheduledTime: run.fireTime,
-          catchUp: runContext.catchUp,
-          coversFireTimes: run.covers,
-          fencingToken: context.fencingToken ?? undefined,
-        });
-        if (!succeeded) outcome = 'failed';
-      }
-      ledger.complete(policy.ledgerKey, { fireTime: plan.claim, state: outcome, term });
+      claimedAll = await this.runEach(entry, state, context, self, args, plan.runs, trigger);
     } finally {
+      // Cut short: what this plan did not claim is for the next plan (or the next leader) to judge.
+      if (!claimedAll && entry.planned === planned) entry.planned = undefined;
       this.gate.finished(entry);
     }
+  }
+
+  /** Claims and runs each planned run in turn; true when every one was claimed. */
+  private async runEach(
+    entry: RegisteredJob,
+    state: ElectionState,
+    context: LeaderJobContext,
+    self: unknown,
+    args: unknown[],
+    runs: readonly PlannedRun[],
+    trigger: PlanTrigger,
+  ): Promise<boolean> {
+    const ledger = state.ledger!;
+    const { policy, job } = entry;
+    const term = context.term ?? 0;
+    for (const [index, run] of runs.entries()) {
+      // Leadership ended (or moved to another term): the rest are the next leader's to judge.
+      if (state.currentJobContext() !== context) return false;
+      const notAfterMs = policy.startingDeadlineMs === undefined ? Number.POSITIVE_INFINITY : run.scheduledAt + policy.startingDeadlineMs;
+      const claimed = await ledger.claim(policy.ledgerKey, { fireTime: run.fireTime, state: 'claimed', term }, notAfterMs);
+      if (!claimed || state.currentJobContext() !== context) {
+        if (index === 0) {
+          entry.counters.skipped++;
+          // The elector has logged the fault itself, once; the tick is counted, not logged.
+          if (trigger === 'tick') this.events.tickSkipped(job, 'claimed-elsewhere');
+        }
+        return false;
+      }
+      if (run.kind !== 'scheduled') this.events.ticksCaughtUp(job, 1 + run.covers.length);
+      const runContext: LeaderJobContext = {
+        ...context,
+        scheduledAt: new Date(run.scheduledAt),
+        catchUp: run.kind !== 'scheduled',
+        missedFireTimes: run.covers.map((fireTime) => new Date(fireTime)),
+      };
+      let succeeded = true;
+      await this.gate.invoke(entry, self, args, runContext, (ok) => (succeeded = ok), {
+        scheduledTime: run.scheduledAt,
+        catchUp: runContext.catchUp,
+        coversFireTimes: run.covers,
+        fencingToken: context.fencingToken ?? undefined,
+      });
+      ledger.complete(policy.ledgerKey, { fireTime: run.fireTime, state: succeeded ? 'succeeded' : 'failed', term });
+    }
+    return true;
+  }
+
+  /** The ledger's entry, or the last fire time a plan of this term has taken on, if later. */
+  private plannedEntry(entry: RegisteredJob, ledger: TickLedger, term: number): LedgerEntry | undefined {
+    const stored = ledger.entry(entry.policy.ledgerKey);
+    const planned = entry.planned;
+    if (planned === undefined || planned.term !== term) return stored;
+    const reserved: LedgerEntry = { fireTime: planned.fireTime, state: 'claimed', term };
+    return stored === undefined || isLaterEntry(reserved, stored) ? reserved : stored;
   }
 
   /** Fire times that will never run, and claims their leader never finished: once each. */

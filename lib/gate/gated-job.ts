@@ -37,4 +37,15 @@ export interface RegisteredJob {
   readonly fireTimes: CronFireTimes | undefined;
   /** Its election's running count, looked up once here rather than on every run. */
   readonly electionRunning: { count: number };
+  /**
+   * The latest fire time a plan of this process has taken on, and in which term: the next plan of
+   * that term starts after it, though its claims are still to be written (overlapping plans,
+   * `overlap: 'allow'`, must not take on the same fire time twice).
+   */
+  planned: { term: number; fireTime: number } | undefined;
+  /**
+   * Whether its scheduler still runs it (a named @Cron() stopped or deleted at run time through
+   * SchedulerRegistry is not caught up behind the app's back); undefined when that cannot be known.
+   */
+  readonly scheduled: (() => boolean) | undefined;
 }

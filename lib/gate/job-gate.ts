@@ -6,6 +6,7 @@ import { ElectionEvents, type JobRun, type JobRunLedger } from '../leadership/el
 import { setSafeTimeout } from '../leadership/timers.js';
 import { CronFireTimes } from '../ledger/fire-times.js';
 import type { JobPolicy } from '../ledger/job-policy.js';
+import type { TickLedger } from '../ledger/tick-ledger.interface.js';
 import { ClaimedRuns } from './claimed-runs.js';
 import type { GatedJob, JobCounters, RegisteredJob } from './gated-job.js';
 import { leaderJobContextStorage } from './leader-job-context.storage.js';
@@ -81,16 +82,20 @@ export class JobGate {
     return [...this.elections.keys()];
   }
 
-  /** Called by the explorer at startup for every @LeaderOnly() method of a provider instance. */
-  register(job: GatedJob, instance: object, policy: JobPolicy, claims: boolean): void {
+  /**
+   * Called by the explorer at startup for every @LeaderOnly() method of a provider instance.
+   * @param scheduled whether its scheduler still runs it, when that can be known (a named @Cron())
+   */
+  register(job: GatedJob, instance: object, policy: JobPolicy, claims: boolean, scheduled?: () => boolean): void {
     const { schedule } = policy;
     const fireTimes = policy.fireTimes ?? (schedule.kind === 'cron' ? new CronFireTimes(schedule) : undefined);
     this.registered.set(job, {
-      job, policy, claims, instance, fireTimes,
+      job, policy, claims, instance, fireTimes, scheduled,
       running: 0,
       overlapLogged: false,
       counters: this.countersOf(job.name),
       electionRunning: this.runningIn(job.election),
+      planned: undefined,
     });
   }
 
@@ -135,8 +140,14 @@ export class JobGate {
       entry.overlapLogged = true;
       return undefined;
     }
-    if (entry.claims && state!.ledger !== undefined) return this.claimed.tick(entry, state!, context, self, args);
-    return this.invoke(entry, self, args, entry.policy.schedule.kind === 'none' ? context : new UnclaimedRunContext(context, entry.fireTimes));
+    const ledger = state!.ledger;
+    if (entry.claims && ledger !== undefined) return this.claimed.tick(entry, state!, context, self, args);
+    if (entry.policy.schedule.kind === 'none') return this.invoke(entry, self, args, context);
+    const runContext = new UnclaimedRunContext(context, entry.fireTimes);
+    // `claim: false` on the Lease backend: the run is recorded with the next write, so that a
+    // version of the app that claims this job does not catch up the ticks this one ran.
+    if (ledger !== undefined && entry.policy.schedule.kind !== 'timeout') this.recordUnclaimed(entry, ledger, runContext);
+    return this.invoke(entry, self, args, runContext);
   }
 
   /**
@@ -189,6 +200,11 @@ export class JobGate {
     this.finished(entry);
     settled?.(true);
     return result;
+  }
+
+  private recordUnclaimed(entry: RegisteredJob, ledger: TickLedger, context: UnclaimedRunContext): void {
+    const scheduledAt = context.scheduledAt;
+    if (scheduledAt !== null) ledger.ranUnclaimed(entry.policy.ledgerKey, { fireTime: scheduledAt.getTime(), state: 'succeeded', term: context.term ?? 0 });
   }
 
   /** A job that throws is logged and counted; it never reaches the scheduler or the process. */

@@ -7,8 +7,14 @@
  *   {"v":1,"j":{"BillingJobs.closeHourly":[1767225600000,"s",4]}}
  * `j` maps a job's ledger key to [fire time in ms since the epoch, state, term], the state being
  * "c" (claimed: running, or its leader died before recording the end), "s" (succeeded) or
- * "f" (failed). Readers ignore fields they do not know; a change that older readers would
- * misread must raise `v`, and a reader that meets a newer `v` must not claim (see DecodedLedger).
+ * "f" (failed).
+ *
+ * Changing the format: a reader keeps every field it does not know (top-level fields, and tuple
+ * members after the third) and writes them back as they were, so an older pod never erases what a
+ * newer one added. A change that older readers would misread must raise `v`; a newer format that
+ * older versions may still read and update (they keep its additions) says so with `c`, the oldest
+ * version that may write it. A reader that meets a `v` above its own without a `c` at or below its
+ * own must neither claim from it nor overwrite it (see DecodedLedger.readOnly).
  */
 export const LEDGER_ANNOTATION = 'nestjs-cluster-leader/ledger';
 export const LEDGER_VERSION = 1;
@@ -31,7 +37,22 @@ export interface LedgerEntry {
   readonly state: TickState;
   /** The term (the Lease's `leaseTransitions`, the fencing token) of the leader that claimed it. */
   readonly term: number;
+  /** Tuple members after the third, added by a newer format: written back as they were. */
+  readonly extra?: readonly unknown[];
 }
+
+/** What a value holds besides its entries: its version marks and the fields this version does not know. */
+export interface LedgerDocument {
+  /** `v`: the format the value was written in (kept when a newer one lets this version write). */
+  readonly version: number;
+  /** `c`: the oldest version that may write the value; undefined means only `version` itself. */
+  readonly writableFrom?: number;
+  /** Top-level fields this version does not know, kept as they are. */
+  readonly unknownFields: Readonly<Record<string, unknown>>;
+}
+
+/** This version's own marks, for a value it writes from scratch. */
+export const CURRENT_DOCUMENT: LedgerDocument = { version: LEDGER_VERSION, unknownFields: {} };
 
 /** Ledger key -> the job's last claim. */
 export type JobLedger = ReadonlyMap<string, LedgerEntry>;
@@ -52,26 +73,45 @@ export interface DecodedLedger {
   ledger: Map<string, LedgerEntry>;
   /** What was wrong, for one log line; empty when the value was absent or valid. */
   problems: string[];
-  /**
-   * Set when the value was written in a newer format than this code knows (during a rolling
-   * update, by a newer pod). The ledger is then empty; the caller must not claim from it nor
-   * overwrite it, or the newer pods would lose their claims: treat it as "cannot claim" (fail closed).
-   */
+  /** Set when the value was written in a newer format than this code knows (by a newer pod). */
   newerVersion?: number;
+  /**
+   * True when that newer format does not let this version write it (no `c` at or below
+   * LEDGER_VERSION). The ledger is then empty; the caller must neither claim from it nor overwrite
+   * it, or the newer pods would lose their claims: "cannot claim", fail closed.
+   */
+  readOnly: boolean;
+  /** The value's version marks and unknown fields, to write back with it. */
+  document: LedgerDocument;
 }
 
 const STATE_CODES: Record<TickState, string> = { claimed: 'c', succeeded: 's', failed: 'f' };
 const STATES_BY_CODE: Record<string, TickState> = { c: 'claimed', s: 'succeeded', f: 'failed' };
 
+const STATE_RANK: Record<TickState, number> = { claimed: 0, succeeded: 1, failed: 1 };
+
+/**
+ * Whether `a` comes after `b` in a job's history: a later fire time; for the same fire time, a
+ * later term (a rerun); within one term, a finished run after its claim. The ledger only ever
+ * moves forward in this order, so merging what several writers and readers know is taking the
+ * later entry of each job, and a stripped, edited or older copy is repaired by the next write.
+ */
+export function isLaterEntry(a: LedgerEntry, b: LedgerEntry): boolean {
+  if (a.fireTime !== b.fireTime) return a.fireTime > b.fireTime;
+  if (a.term !== b.term) return a.term > b.term;
+  return STATE_RANK[a.state] > STATE_RANK[b.state];
+}
+
 /**
  * The annotation value for `ledger`, keys sorted so that an unchanged ledger encodes to the same
- * string. Beyond `maxBytes`, the entries with the oldest fire times are evicted until it fits.
+ * string, with `document`'s version marks and unknown fields. Beyond `maxBytes`, the entries with
+ * the oldest fire times are evicted until it fits.
  */
-export function encodeLedger(ledger: JobLedger, maxBytes = MAX_LEDGER_BYTES): EncodedLedger {
+export function encodeLedger(ledger: JobLedger, maxBytes = MAX_LEDGER_BYTES, document: LedgerDocument = CURRENT_DOCUMENT): EncodedLedger {
   const keys = [...ledger.keys()].sort();
   const entries = new Map(keys.map((key) => [key, ledger.get(key) as LedgerEntry]));
   const evicted: string[] = [];
-  let value = serialise(entries);
+  let value = serialise(entries, document);
   let size = Buffer.byteLength(value, 'utf8');
   if (size > maxBytes) {
     const oldestFirst = [...entries].sort(([, a], [, b]) => a.fireTime - b.fireTime).map(([key]) => key);
@@ -81,13 +121,13 @@ export function encodeLedger(ledger: JobLedger, maxBytes = MAX_LEDGER_BYTES): En
       entries.delete(key);
       evicted.push(key);
     }
-    value = serialise(entries);
+    value = serialise(entries, document);
     // entrySize() counts a separating comma the last entry does not have: at most one more to go.
     while (Buffer.byteLength(value, 'utf8') > maxBytes && entries.size > 0) {
       const key = oldestFirst[evicted.length] as string;
       entries.delete(key);
       evicted.push(key);
-      value = serialise(entries);
+      value = serialise(entries, document);
     }
   }
   return { value, evicted };
@@ -98,15 +138,21 @@ function entrySize(key: string, entry: LedgerEntry): number {
   return Buffer.byteLength(JSON.stringify({ [key]: tuple(entry) }), 'utf8') - 2 + 1;
 }
 
-function tuple(entry: LedgerEntry): [number, string, number] {
-  return [entry.fireTime, STATE_CODES[entry.state], entry.term];
+function tuple(entry: LedgerEntry): unknown[] {
+  const tuple: unknown[] = [entry.fireTime, STATE_CODES[entry.state], entry.term];
+  return entry.extra === undefined ? tuple : tuple.concat(entry.extra);
 }
 
-function serialise(entries: ReadonlyMap<string, LedgerEntry>): string {
+function serialise(entries: ReadonlyMap<string, LedgerEntry>, { version, writableFrom, unknownFields }: LedgerDocument): string {
   // No prototype: a job key "__proto__" must stay an entry, not replace the object's prototype.
-  const jobs: Record<string, [number, string, number]> = Object.create(null);
+  const jobs: Record<string, unknown[]> = Object.create(null);
   for (const [key, entry] of entries) jobs[key] = tuple(entry);
-  return JSON.stringify({ v: LEDGER_VERSION, j: jobs });
+  const document: Record<string, unknown> = Object.create(null);
+  document.v = version;
+  if (writableFrom !== undefined) document.c = writableFrom;
+  for (const [field, value] of Object.entries(unknownFields)) document[field] = value;
+  document.j = jobs;
+  return JSON.stringify(document);
 }
 
 /**
@@ -115,26 +161,34 @@ function serialise(entries: ReadonlyMap<string, LedgerEntry>): string {
  */
 export function decodeLedger(value: string | undefined | null): DecodedLedger {
   const ledger = new Map<string, LedgerEntry>();
-  if (value === undefined || value === null || value === '') return { ledger, problems: [] };
+  const empty = (problems: string[], extra: Partial<DecodedLedger> = {}): DecodedLedger => ({ ledger, problems, readOnly: false, document: CURRENT_DOCUMENT, ...extra });
+  if (value === undefined || value === null || value === '') return empty([]);
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch (error) {
-    return { ledger, problems: [`the ledger is not JSON (${(error as Error).message}); starting from an empty ledger`] };
+    return empty([`the ledger is not JSON (${(error as Error).message}); starting from an empty ledger`]);
   }
-  if (!isRecord(parsed)) return { ledger, problems: ['the ledger is not a JSON object; starting from an empty ledger'] };
-  const { v: version, j: jobs } = parsed;
+  if (!isRecord(parsed)) return empty(['the ledger is not a JSON object; starting from an empty ledger']);
+  const { v: version, c: writableFrom, j: jobs, ...unknownFields } = parsed;
   if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
-    return { ledger, problems: [`the ledger has no valid version (v: ${describe(version)}); starting from an empty ledger`] };
+    return empty([`the ledger has no valid version (v: ${describe(version)}); starting from an empty ledger`]);
   }
-  if (version > LEDGER_VERSION) {
-    return {
-      ledger,
-      problems: [`the ledger was written in format v${version}, newer than this version knows (v${LEDGER_VERSION}); not claiming until this pod is updated`],
-      newerVersion: version,
-    };
+  const compatible = typeof writableFrom === 'number' && Number.isSafeInteger(writableFrom) && writableFrom >= 1 ? writableFrom : undefined;
+  const newerVersion = version > LEDGER_VERSION ? version : undefined;
+  if (newerVersion !== undefined && (compatible === undefined || compatible > LEDGER_VERSION)) {
+    return empty(
+      [`the ledger was written in format v${version}, newer than this version knows (v${LEDGER_VERSION}), and does not let this version write it; not claiming until this pod is updated`],
+      { newerVersion, readOnly: true },
+    );
   }
-  if (!isRecord(jobs)) return { ledger, problems: [`the ledger's jobs (j) are ${describe(jobs)}, not an object; starting from an empty ledger`] };
+  // A value in this version's own format keeps no `c` of its own; a newer one keeps its marks.
+  const document: LedgerDocument = newerVersion === undefined
+    ? { version: LEDGER_VERSION, unknownFields }
+    : { version, writableFrom: compatible, unknownFields };
+  if (!isRecord(jobs)) {
+    return empty([`the ledger's jobs (j) are ${describe(jobs)}, not an object; starting from an empty ledger`], { newerVersion, document });
+  }
   const problems: string[] = [];
   for (const [key, raw] of Object.entries(jobs)) {
     const problem = entryProblem(key, raw);
@@ -142,10 +196,11 @@ export function decodeLedger(value: string | undefined | null): DecodedLedger {
       problems.push(`dropped the entry of ${JSON.stringify(key.slice(0, MAX_LEDGER_KEY_LENGTH))}: ${problem}`);
       continue;
     }
-    const [fireTime, code, term] = raw as [number, string, number];
-    ledger.set(key, { fireTime, state: STATES_BY_CODE[code] as TickState, term });
+    const [fireTime, code, term, ...extra] = raw as [number, string, number, ...unknown[]];
+    const entry: LedgerEntry = { fireTime, state: STATES_BY_CODE[code] as TickState, term };
+    ledger.set(key, extra.length === 0 ? entry : { ...entry, extra });
   }
-  return { ledger, problems };
+  return { ledger, problems, readOnly: false, document, ...(newerVersion !== undefined && { newerVersion }) };
 }
 
 function entryProblem(key: string, raw: unknown): string | undefined {

@@ -17,6 +17,11 @@ export interface MisfirePlanInput {
   readonly nowMs: number;
   /** Whether a run of this job is in progress in this process. */
   readonly runningHere: boolean;
+  /**
+   * @Interval(): milliseconds since the last claim was made, on this process's own monotonic clock
+   * (TickLedger.sinceClaimMs). Undefined: judged from the entry's fire time and `nowMs`.
+   */
+  readonly sinceLastClaimMs?: number;
 }
 
 export type RunKind =
@@ -28,8 +33,13 @@ export type RunKind =
   | 'rerun';
 
 export interface PlannedRun {
-  /** The fire time this run claims, in ms since the epoch. */
+  /** The fire time this run claims in the ledger, in ms since the epoch. */
   readonly fireTime: number;
+  /**
+   * The time the job is told it runs for (`scheduledAt`): the fire time, except for @Interval(),
+   * whose claim may be moved just past an entry that another pod's clock put in the future.
+   */
+  readonly scheduledAt: number;
   readonly kind: RunKind;
   /** Missed fire times this one run stands for (`missedRuns: 'runOnce'`), oldest first, bounded by `maxMissedRuns`. */
   readonly covers: readonly number[];
@@ -71,8 +81,8 @@ export interface MisfirePlan {
   /** What to run, in this order (oldest first), one after another. */
   readonly runs: readonly PlannedRun[];
   /**
-   * The fire time to claim, with one conditional write, before the first run: the latest run's.
-   * Undefined: nothing runs, nothing is written.
+   * The latest fire time the runs claim (each run is claimed, with a conditional write, just
+   * before it starts). Undefined: nothing runs, nothing is written.
    */
   readonly claim: number | undefined;
   /** Why the tick itself does not run, when it does not (a rerun may still be planned). */
@@ -162,7 +172,10 @@ function planCron(input: MisfirePlanInput, fireTimes: CronFireTimes): MisfirePla
 
 /**
  * @Interval: a tick's identity is the time it fired (each pod's setInterval has its own phase),
- * and ticks are counted from the last claimed run, cluster-wide (see resolveJobPolicy).
+ * and ticks are counted from the last claimed run, cluster-wide (see resolveJobPolicy), by how
+ * long ago this process knows that claim was made on its own clock: two pods' wall clocks are
+ * never compared. The claim is written just after the entry's fire time when another pod's clock
+ * put that in the future, so the ledger still only moves forward.
  */
 function planInterval(input: MisfirePlanInput, intervalMs: number): MisfirePlan {
   const { policy, entry, nowMs, runningHere } = input;
@@ -173,20 +186,21 @@ function planInterval(input: MisfirePlanInput, intervalMs: number): MisfirePlan 
   // interruptedRun 'rerun' is rejected for intervals: an interruption is only ever reported.
   const interrupted = interruption(input, Number.POSITIVE_INFINITY, runs);
   const last = entry?.fireTime;
+  const since = last === undefined ? undefined : (input.sinceLastClaimMs ?? nowMs - last);
+  const claimAt = (scheduledAt: number) => (last === undefined ? scheduledAt : Math.max(scheduledAt, last + 1));
   if (fireTime !== undefined) {
-    if (last !== undefined && fireTime <= last) return nothing(fireTime, 'alreadyClaimed', interrupted);
-    if (last !== undefined && fireTime - last < intervalMs - intervalJitterMs(intervalMs)) return nothing(fireTime, 'ranRecently', interrupted);
-    runs.push(run(fireTime, 'scheduled'));
+    if (since !== undefined && since < intervalMs - intervalJitterMs(intervalMs)) return nothing(fireTime, 'ranRecently', interrupted);
+    runs.push({ ...run(claimAt(fireTime), 'scheduled'), scheduledAt: fireTime });
     return plan(fireTime, runs, undefined, dropped, interrupted);
   }
-  if (last === undefined || policy.missedRuns !== 'runOnce' || nowMs - last < intervalMs) {
+  if (since === undefined || policy.missedRuns !== 'runOnce' || since < intervalMs) {
     return plan(undefined, runs, undefined, dropped, interrupted);
   }
-  const due = last + intervalMs;
-  if (policy.startingDeadlineMs !== undefined && due < nowMs - policy.startingDeadlineMs) {
-    dropped.push({ reason: 'startingDeadline', fireTimes: [due], truncated: false });
+  const overdueMs = since - intervalMs;
+  if (policy.startingDeadlineMs !== undefined && overdueMs > policy.startingDeadlineMs) {
+    dropped.push({ reason: 'startingDeadline', fireTimes: [nowMs - overdueMs], truncated: false });
   } else {
-    runs.push(run(nowMs, 'catchUp'));
+    runs.push({ ...run(claimAt(nowMs), 'catchUp'), scheduledAt: nowMs });
   }
   return plan(undefined, runs, undefined, dropped, interrupted);
 }
@@ -210,7 +224,7 @@ function interruption(input: MisfirePlanInput, cutoff: number, runs: PlannedRun[
 }
 
 function run(fireTime: number, kind: RunKind, covers: readonly number[] = [], coversTruncated = false): PlannedRun {
-  return { fireTime, kind, covers, coversTruncated };
+  return { fireTime, scheduledAt: fireTime, kind, covers, coversTruncated };
 }
 
 function push(dropped: DroppedFireTimes[], reason: DropReason, found: { fireTimes: number[]; truncated: boolean }): void {

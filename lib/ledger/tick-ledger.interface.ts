@@ -6,15 +6,28 @@ import type { LedgerEntry } from './ledger-record.js';
  * no storage to keep one in, and their jobs do not claim ticks.
  */
 export interface TickLedger {
-  /** The job's last claim as this process knows it (the Lease's, with its own unwritten updates). */
+  /** The job's last claim as this process knows it (the Lease's, with its own unwritten claims and records). */
   entry(key: string): LedgerEntry | undefined;
   /**
-   * Records the claim with one conditional write that renews the Lease too. Resolves true only if
-   * the write succeeded within this process's current term `term`, which is still running: then,
-   * and only then, may the tick run. Any failure (a conflict, the API down, the deadline passed,
-   * another term, shutdown) resolves false.
+   * Milliseconds since the job's last claim was made, measured on this process's own monotonic
+   * clock (never another pod's wall clock), and never more than the truth: the cadence of an
+   * @Interval() job across pods. Undefined when the job has no entry.
    */
-  claim(key: string, entry: LedgerEntry): Promise<boolean>;
-  /** Records how a claimed run ended; written with the next renew (or the release). */
+  sinceClaimMs(key: string): number | undefined;
+  /**
+   * Records the claim with a conditional write that renews the Lease too (one write carries every
+   * claim made meanwhile). Resolves true only once a write carrying it succeeded within this
+   * process's current term `entry.term`, which is still running: then, and only then, may the
+   * tick run. A write that fails leaves the claim for the next one of the term (a retry period,
+   * or the server's Retry-After, later); the term ending, shutdown, or `notAfterMs` (wall-clock
+   * ms) passing before any write carried it, resolves false.
+   */
+  claim(key: string, entry: LedgerEntry, notAfterMs?: number): Promise<boolean>;
+  /** Records how a claimed run ended; written with the next write, never over a later entry. */
   complete(key: string, entry: LedgerEntry): void;
+  /**
+   * Records a run made without a claim (`claim: false`), written with the next write: a later
+   * version that claims this job does not catch up the ticks it ran.
+   */
+  ranUnclaimed(key: string, entry: LedgerEntry): void;
 }

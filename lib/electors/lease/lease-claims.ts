@@ -1,4 +1,5 @@
 import type { V1Lease } from '@kubernetes/client-node';
+import { setSafeTimeout } from '../../leadership/timers.js';
 import type { LedgerEntry } from '../../ledger/ledger-record.js';
 import type { TickLedger } from '../../ledger/tick-ledger.interface.js';
 import type { LeaseRounds, RoundsContext } from './lease-rounds.js';
@@ -8,75 +9,109 @@ export interface ClaimsContext extends RoundsContext {
   readonly rounds: LeaseRounds;
   /** Runs `work` in the elector's write lane: after every write before it, never beside one. */
   exclusive<T>(work: () => Promise<T>): Promise<T>;
+  /** The earliest (monotonic) time the next write may be sent: after a failure, its spacing or Retry-After. */
+  writeAllowedAt(): number;
   /** Plans the next round from what is known now. */
   replan(): void;
 }
 
 /**
- * The job ledger of one election as the gate uses it (TickLedger), kept in the election's Lease:
- * a claim of a tick is a conditional write of the ledger that renews the Lease too, made in the
- * elector's write lane, so it is ordered with the rounds and conditional on what they left.
+ * The job ledger of one election as the gate uses it (TickLedger), kept in the election's Lease.
+ * A claim is visible to the next plan at once, and is made good by the next write of this
+ * process's term that carries it: a write of its own, sent at once unless the API asked for a
+ * pause, or the round that renews anyway. One write carries every claim made meanwhile, so a
+ * slow API never queues a write per tick, and a write that fails leaves its claims for the next
+ * one while the term lasts.
  */
 export class LeaseClaims implements TickLedger {
+  /** A write for the claims is queued or waiting out a pause: claims made meanwhile ride on it. */
+  private writeQueued = false;
+  private pauseTimer: NodeJS.Timeout | undefined;
+
   constructor(private readonly context: ClaimsContext) {}
 
   entry(key: string): LedgerEntry | undefined {
-    return this.context.ledger.entry(this.context.observation.lease, key);
+    return this.context.ledger.entry(key);
   }
 
-  claim(key: string, entry: LedgerEntry): Promise<boolean> {
-    return this.context.exclusive(() => this.write(key, entry));
+  sinceClaimMs(key: string): number | undefined {
+    return this.context.ledger.sinceClaimMs(key);
+  }
+
+  claim(key: string, entry: LedgerEntry, notAfterMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const { rounds, ledger, observation, state } = this.context;
+    if (rounds.stopped || !rounds.holding || rounds.handingOver || entry.term !== rounds.ownTerm?.leaseTransitions || !state.isLeader()) {
+      return Promise.resolve(false);
+    }
+    if (!ledger.writable(observation.lease)) return Promise.resolve(false);
+    const claimed = ledger.claim(key, entry, notAfterMs);
+    this.requestWrite();
+    return claimed;
   }
 
   complete(key: string, entry: LedgerEntry): void {
-    // How a run of ours ended is a fact even after the term ended: it is written with our next
-    // write, if there is one, and never over a later claim (see LeaseLedger.effective()).
-    if (entry.term === this.context.rounds.ownTerm?.leaseTransitions) this.context.ledger.update(key, entry);
+    this.context.ledger.record(key, entry);
+  }
+
+  ranUnclaimed(key: string, entry: LedgerEntry): void {
+    this.context.ledger.record(key, entry);
+  }
+
+  /** Shutdown: no write waits out a pause any more. */
+  stop(): void {
+    clearTimeout(this.pauseTimer);
+    this.pauseTimer = undefined;
+  }
+
+  private requestWrite(): void {
+    if (this.writeQueued) return;
+    this.writeQueued = true;
+    const wait = this.context.writeAllowedAt() - this.context.clock.now();
+    if (wait > 0) {
+      // The API failed or asked for a pause: no request before it ends (the round may carry the claims first).
+      this.pauseTimer = setSafeTimeout(() => this.enqueue(), wait);
+      return;
+    }
+    this.enqueue();
+  }
+
+  private enqueue(): void {
+    this.pauseTimer = undefined;
+    void this.context.exclusive(async () => {
+      this.writeQueued = false;
+      await this.write();
+    });
   }
 
   /**
-   * A claim of a tick: one conditional write of the ledger that renews the Lease too, within this
-   * process's current term. A conflict re-reads and tries once more if the Lease is still ours;
-   * any other failure, a change of term, or the renew deadline passing means the tick does not
-   * run. The next renew is due a retry period after the claim, which renewed the Lease already.
+   * One conditional write carrying every claim made so far, which renews the Lease too. A
+   * conflict re-reads and writes once more if the Lease is still ours. What it does not make
+   * good waits for the next write of the term; the next round is due a retry period after it.
    */
-  private async write(key: string, entry: LedgerEntry): Promise<boolean> {
-    const { rounds, ledger, observation, state, faults, clock, options, lock } = this.context;
-    const term = rounds.ownTerm?.leaseTransitions;
-    if (rounds.stopped || !rounds.holding || rounds.handingOver || entry.term !== term || !state.isLeader()) return false;
-    if (!ledger.writable(observation.lease)) return false;
-    // The API failed less than a retry period ago: the claim fails closed without a request, so
-    // a job that ticks often cannot flood an API that is already down.
-    if (faults.lastFailure !== null && clock.now() - rounds.lastAttemptAt < options.retryPeriodMs) return false;
-    const previous = ledger.entry(observation.lease, key);
-    ledger.update(key, entry);
+  private async write(): Promise<void> {
+    const { rounds, ledger, clock, lock } = this.context;
+    if (!ledger.hasClaims || rounds.stopped || !rounds.holding) return; // carried by a round, or the term ended
+    if (this.context.writeAllowedAt() > clock.now()) return this.requestWrite(); // a failure since: wait its spacing
     rounds.lastAttemptAt = clock.now();
-    let outcome = await rounds.write();
+    const outcome = await rounds.write();
     rounds.checkDeadline();
     if (outcome === 'conflict' && rounds.holding && !rounds.stopped) {
       let lease: V1Lease | null = null;
+      let failed = false;
       try {
         lease = await lock.get();
       } catch (error) {
-        outcome = rounds.failed('get', error);
+        rounds.failed('get', error);
+        failed = true;
       }
       rounds.checkDeadline();
-      if (lease === null && outcome === 'conflict') rounds.leaseGone('the Lease was deleted');
+      if (lease === null && !failed) rounds.leaseGone('the Lease was deleted');
       if (lease !== null) {
         rounds.observe(lease);
-        if (rounds.holding && !rounds.stopped) outcome = await rounds.write();
+        if (rounds.holding && !rounds.stopped) await rounds.write();
         rounds.checkDeadline();
       }
     }
-    const claimed = outcome === 'renewed' && rounds.holding && rounds.ownTerm?.leaseTransitions === term && state.isLeader();
-    if (!claimed) {
-      ledger.forget(key, entry);
-      // A write whose answer was lost may have been applied: the Lease would then say this tick
-      // is claimed, though it never ran. While this process still holds the Lease, its next write
-      // puts the job's entry back as it was, so the tick counts as missed, not as interrupted.
-      if (previous !== undefined && rounds.holding) ledger.rollback(key, previous);
-    }
     this.context.replan();
-    return claimed;
   }
 }

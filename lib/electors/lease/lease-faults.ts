@@ -17,12 +17,15 @@ export class LeaseFaults {
   /** The fault currently reported, so each is logged once per change, not once per attempt. */
   private problem: string | null = null;
   private lastApiError: { error: LeaseApiError; at: number } | null = null;
+  /** Until when (monotonic) the server asked for no request: a 429's Retry-After, at most one lease duration. */
+  pausedUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
     private readonly state: ElectionState,
     /** `namespace/name` of the Lease, for the log lines. */
     private readonly lease: string,
     private readonly now: () => number,
+    private readonly timings: { retryPeriodMs: number; leaseDurationMs: number },
   ) {}
 
   /** A request succeeded: a fault that was reported is over, said once. */
@@ -36,9 +39,18 @@ export class LeaseFaults {
 
   /** A request failed: kept for the schedule and health, reported once per kind of fault. */
   failed(error: LeaseApiError): void {
-    this.lastFailure = error;
+    this.failedQuietly(error);
     this.noteApiError(error);
     this.report(error);
+  }
+
+  /** A request failed while stopping (aborted by stop()): kept for the schedule, not a fault worth a line. */
+  failedQuietly(error: LeaseApiError): void {
+    this.lastFailure = error;
+    if (error.status === 429) {
+      const { retryPeriodMs, leaseDurationMs } = this.timings;
+      this.pausedUntil = this.now() + Math.min(error.retryAfterMs ?? retryPeriodMs, leaseDurationMs);
+    }
   }
 
   /** A lost race (409) or a Lease gone (404): normal outcomes, counted as API errors by code. */

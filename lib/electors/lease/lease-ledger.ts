@@ -1,129 +1,253 @@
 import type { V1Lease } from '@kubernetes/client-node';
-import { decodeLedger, encodeLedger, LEDGER_ANNOTATION, type LedgerEntry } from '../../ledger/ledger-record.js';
+import {
+  CURRENT_DOCUMENT,
+  decodeLedger,
+  encodeLedger,
+  isLaterEntry,
+  LEDGER_ANNOTATION,
+  type DecodedLedger,
+  type LedgerDocument,
+  type LedgerEntry,
+} from '../../ledger/ledger-record.js';
 
 /** What a write of the ledger carries, to be settled once the write's outcome is known. */
 export interface LedgerWrite {
   /** The annotation value to write, or undefined to leave the annotation as it is. */
   value: string | undefined;
-  /** The pending entries this write carries. */
-  carried: ReadonlyMap<string, LedgerEntry>;
+  /** The claims this write carries: written once it succeeds. */
+  claims: readonly PendingClaim[];
+}
+
+/** An entry and when (monotonic ms, by this process's clock) the claim it records was made. */
+interface Known {
+  entry: LedgerEntry;
+  claimedAt: number;
+}
+
+/** A claim of this process, waiting for a write of its term to carry it. */
+export interface PendingClaim {
+  readonly key: string;
+  readonly entry: LedgerEntry;
+  /** Monotonic ms when the claim was made. */
+  readonly claimedAt: number;
+  /** Wall-clock ms after which a claim never sent is given up (its starting deadline). */
+  readonly notAfterMs: number;
+  /** A write carrying it was sent: it may be in the Lease, whatever that write's answer. */
+  sent: boolean;
+  /** A write carrying it succeeded; it counts once its term is confirmed still running. */
+  written: boolean;
+  settle(claimed: boolean): void;
 }
 
 /**
  * The job ledger kept in the election's Lease (the `nestjs-cluster-leader/ledger` annotation),
- * from the elector's side: the entries the Lease holds, plus the updates this process has made
- * and not yet written. Every write of the elector (acquire, renew, claim, release) carries the
- * whole ledger, built on the Lease it is conditional on, so the ledger is as linearizable as the
- * Lease itself: a write based on an outdated ledger is a 409, never a lost claim.
+ * from the elector's side. Every entry only moves forward (see isLaterEntry), so this process
+ * keeps, per job, the latest entry it has ever known: seen in any Lease it read, written or
+ * watched, recorded by its own runs, or claimed by it. Every write of the elector (acquire,
+ * renew, claim, release, create) carries that whole ledger merged with the Lease's, built on the
+ * Lease it is conditional on, so:
+ * - the ledger is as linearizable as the Lease itself: a write based on an outdated ledger is a
+ *   409, never a lost claim;
+ * - an annotation stripped or edited back (`kubectl annotate`, a GitOps tool replacing the
+ *   object), or a Lease deleted and re-created, is repaired by the next write of whoever leads:
+ *   no job's entry is lost while one process still knows it;
+ * - how a run of ours ended is written by a later write, even one of a later term of ours, but
+ *   only over its own claim: an entry that moved on since (a later claim, a rerun) wins.
  */
 export class LeaseLedger {
-  private readonly pending = new Map<string, LedgerEntry>();
-  /**
-   * Keys whose pending entry puts back an older one (a claim that may have been applied though
-   * its tick never ran): it wins over the Lease's entry, but only within the term that made it.
-   */
-  private readonly rollbacks = new Set<string>();
+  /** The latest entry of each job this process knows. */
+  private readonly known = new Map<string, Known>();
+  /** This process's claims whose write has not succeeded yet. */
+  private readonly claims = new Map<string, PendingClaim[]>();
   /** Problems of the last decoded value, kept to report each once. */
   private lastProblems = '';
-  /**
-   * The ledger annotation of the last Lease seen. When the Lease is deleted, a candidate that
-   * re-creates it writes this ledger into the new one, as it carries on the term count: deleting
-   * the Lease must not make a new leader forget which ticks already ran.
-   */
-  private remembered: string | undefined;
   /** The last value decoded: the gate asks on every tick, the Lease changes every renew. */
-  private decoded: { value: string | undefined; result: ReturnType<typeof decodeLedger> } | undefined;
+  private decoded: { value: string | undefined; result: DecodedLedger } | undefined;
+  /** The version marks and unknown fields of the last value seen, to write back. */
+  private document: LedgerDocument = CURRENT_DOCUMENT;
 
-  constructor(private readonly onProblem: (problem: string) => void) {}
+  constructor(
+    /** `readOnlyVersion`: the newer format that forbids this version to write (an error, not a warning). */
+    private readonly onProblem: (problem: string, readOnlyVersion?: number) => void,
+    private readonly now: () => number,
+  ) {}
 
-  /** The ledger as this process knows it: the Lease's entries, its own unwritten updates on top. */
-  entry(lease: V1Lease | null, key: string): LedgerEntry | undefined {
-    return this.effective(key, this.decode(lease).ledger.get(key));
+  /** The job's latest entry as this process knows it, its own unwritten claims included. */
+  entry(key: string): LedgerEntry | undefined {
+    return this.latest(key)?.entry;
   }
 
   /**
-   * This process's update wins over the Lease's entry if it is a rollback of its own term, or if
-   * it is not older: an update from an earlier term of ours (a completion not yet written when
-   * the term ended) must never undo a later claim by another leader.
+   * Monotonic ms since the claim of the job's latest entry was made, as this process can tell
+   * without reading another machine's clock (@Interval cadence): never more than the truth.
    */
-  private effective(key: string, stored: LedgerEntry | undefined): LedgerEntry | undefined {
-    const mine = this.pending.get(key);
-    if (mine === undefined) return stored;
-    if (this.rollbacks.has(key) || stored === undefined || mine.fireTime >= stored.fireTime) return mine;
-    return stored;
+  sinceClaimMs(key: string): number | undefined {
+    const latest = this.latest(key);
+    return latest === undefined ? undefined : Math.max(0, this.now() - latest.claimedAt);
   }
 
-  /** Whether this process may write the ledger of this Lease (false: a newer format, leave it). */
+  /** Whether this process may write the ledger of this Lease (false: a newer format forbids it). */
   writable(lease: V1Lease | null): boolean {
-    return this.decode(lease).newerVersion === undefined;
+    return lease === null || !this.decode(lease).readOnly;
   }
 
-  /** Every Lease the elector takes in: the ledger to carry over should the Lease be deleted. */
+  /** Takes in every Lease the elector sees: what it says is known from now on. */
   seen(lease: V1Lease): void {
-    this.remembered = lease.metadata?.annotations?.[LEDGER_ANNOTATION];
-  }
-
-  /** Adds an update, written with the next write. */
-  update(key: string, entry: LedgerEntry): void {
-    this.pending.set(key, entry);
-    this.rollbacks.delete(key);
-  }
-
-  /** Puts an older entry back with the next write, whatever the Lease says (this term only). */
-  rollback(key: string, entry: LedgerEntry): void {
-    this.pending.set(key, entry);
-    this.rollbacks.add(key);
+    const decoded = this.decode(lease);
+    if (decoded.readOnly) return;
+    this.document = decoded.document;
+    if (decoded.ledger.size === 0) return;
+    const observedAt = this.now();
+    const record = lease.spec;
+    const renewTime = record?.renewTime === undefined ? undefined : new Date(record.renewTime as unknown as string).getTime();
+    for (const [key, entry] of decoded.ledger) {
+      const known = this.known.get(key);
+      if (known !== undefined && !isLaterEntry(entry, known.entry)) continue;
+      // When the claim was made, on our clock: if the writer of this record is the writer of the
+      // claim (same term), the record's renewTime and the fire time are on one clock, and their
+      // difference is how long before the record's write the claim was made. Otherwise, the
+      // moment we saw it: later than the truth, so an interval is never judged to have passed early.
+      let claimedAt = observedAt;
+      if (known !== undefined && known.entry.fireTime === entry.fireTime) claimedAt = known.claimedAt;
+      else if (record?.leaseTransitions === entry.term && renewTime !== undefined && Number.isFinite(renewTime)) {
+        claimedAt = observedAt - Math.max(0, renewTime - entry.fireTime);
+      }
+      this.known.set(key, { entry: this.withExtra(entry, known?.entry), claimedAt });
+    }
   }
 
   /**
-   * A new term of this process begins. Its completions of earlier runs are still facts and are
-   * written (unless a later claim supersedes them, see effective()); its rollbacks are not.
+   * Records a fact this process learned itself: how a run ended, or a run it made without a
+   * claim (`claim: false`). Written with the next write, never over a later entry.
    */
-  newTerm(): void {
-    for (const key of this.rollbacks) this.pending.delete(key);
-    this.rollbacks.clear();
+  record(key: string, entry: LedgerEntry, claimedAt?: number): void {
+    const known = this.known.get(key);
+    if (known !== undefined && !isLaterEntry(entry, known.entry)) return;
+    const at = claimedAt ?? (known?.entry.fireTime === entry.fireTime ? known.claimedAt : this.now());
+    this.known.set(key, { entry: this.withExtra(entry, known?.entry), claimedAt: at });
   }
 
-  /** The annotation for a write conditional on `lease`. */
+  /** A claim, visible to entry() at once, that resolves when a write of its term carries it. */
+  claim(key: string, entry: LedgerEntry, notAfterMs: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      const claim: PendingClaim = {
+        key, entry, notAfterMs,
+        claimedAt: this.now(),
+        sent: false,
+        written: false,
+        settle: (claimed) => {
+          this.dropClaim(claim);
+          if (claimed) this.record(key, entry, claim.claimedAt);
+          resolve(claimed);
+        },
+      };
+      const queue = this.claims.get(key);
+      if (queue === undefined) this.claims.set(key, [claim]);
+      else queue.push(claim);
+    });
+  }
+
+  /** Whether a claim is waiting for a write. */
+  get hasClaims(): boolean {
+    return this.claims.size > 0;
+  }
+
+  /**
+   * The claims a write confirmed: the write succeeded and this process still holds its term.
+   * They count as claimed from now on.
+   */
+  confirm(): void {
+    for (const claim of this.allClaims()) if (claim.written) claim.settle(true);
+  }
+
+  /** The term ended (or shutdown began): every claim still waiting is not claimed. */
+  endTerm(): void {
+    for (const claim of this.allClaims()) claim.settle(false);
+  }
+
+  /**
+   * The annotation for a write conditional on `lease` (null: creating it): the Lease's ledger
+   * with every later entry this process knows or claims. Claims never sent whose starting
+   * deadline passed are given up first (a claim sent once may be in the Lease: it is kept).
+   */
   prepare(lease: V1Lease | null): LedgerWrite {
+    const decoded = lease === null ? undefined : this.decode(lease);
+    if (decoded?.readOnly) return { value: undefined, claims: [] };
+    const wallNow = Date.now();
+    for (const claim of this.allClaims()) if (!claim.sent && wallNow > claim.notAfterMs) claim.settle(false);
+    const { merged, changed } = this.merge(decoded);
+    const claims = this.allClaims();
+    // A claim already in the Lease (an earlier write carried it) is settled by this write too.
+    for (const claim of claims) claim.sent = true;
+    if ((!changed && lease !== null) || merged.size === 0) return { value: undefined, claims };
+    const { value, evicted } = encodeLedger(merged, undefined, decoded?.document ?? this.document);
+    if (evicted.length > 0) {
+      for (const key of evicted) this.known.delete(key);
+      this.onProblem(`the ledger is full; dropped the entries of ${evicted.join(', ')}`);
+    }
+    return { value, claims };
+  }
+
+  /** Whether a write conditional on `lease` would change its ledger (something of ours is not in it). */
+  hasNewsFor(lease: V1Lease): boolean {
     const decoded = this.decode(lease);
-    const carried = new Map(this.pending);
-    // Nothing new for a Lease that holds its ledger already: leave the annotation as it is.
-    if (decoded.newerVersion !== undefined || (carried.size === 0 && lease !== null && lease.metadata?.annotations?.[LEDGER_ANNOTATION] !== undefined)) {
-      return { value: undefined, carried: new Map() };
+    return !decoded.readOnly && this.merge(decoded).changed;
+  }
+
+  /** The Lease's ledger with every later entry this process knows or claims, and whether any was. */
+  private merge(decoded: DecodedLedger | undefined): { merged: Map<string, LedgerEntry>; changed: boolean } {
+    const stored = decoded?.ledger ?? new Map<string, LedgerEntry>();
+    const merged = new Map(stored);
+    let changed = false;
+    for (const key of new Set([...this.known.keys(), ...this.claims.keys()])) {
+      const ours = this.latest(key)!.entry;
+      const theirs = stored.get(key);
+      if (theirs !== undefined && !isLaterEntry(ours, theirs)) continue;
+      merged.set(key, this.withExtra(ours, theirs));
+      changed = true;
     }
-    if (carried.size === 0 && decoded.ledger.size === 0) return { value: undefined, carried };
-    const merged = new Map(decoded.ledger);
-    for (const [key, entry] of carried) {
-      if (this.effective(key, decoded.ledger.get(key)) === entry) merged.set(key, entry);
-      else this.forget(key, entry); // superseded by a later claim in the Lease
+    return { merged, changed };
+  }
+
+  /** The write succeeded: what it carried is in the Lease (confirm() settles the claims). */
+  written({ claims }: LedgerWrite): void {
+    for (const claim of claims) claim.written = true;
+  }
+
+  /** The latest of what this process knows and claims of one job. */
+  private latest(key: string): Known | undefined {
+    let latest = this.known.get(key);
+    for (const claim of this.claims.get(key) ?? []) {
+      if (latest === undefined || isLaterEntry(claim.entry, latest.entry)) latest = { entry: claim.entry, claimedAt: claim.claimedAt };
     }
-    const { value, evicted } = encodeLedger(merged);
-    if (evicted.length > 0) this.onProblem(`the ledger is full; dropped the entries of ${evicted.join(', ')}`);
-    return { value, carried };
+    return latest;
   }
 
-  /** The write succeeded: what it carried is in the Lease now (unless updated again meanwhile). */
-  written({ carried }: LedgerWrite): void {
-    for (const [key, entry] of carried) this.forget(key, entry);
+  /** A newer format's extra tuple members stay with the job's entry when ours replaces it. */
+  private withExtra(entry: LedgerEntry, previous: LedgerEntry | undefined): LedgerEntry {
+    if (entry.extra !== undefined || previous?.extra === undefined) return entry;
+    return { ...entry, extra: previous.extra };
   }
 
-  /** Drops an update that was not written (a failed claim: the tick did not run). */
-  forget(key: string, entry: LedgerEntry): void {
-    if (this.pending.get(key) !== entry) return;
-    this.pending.delete(key);
-    this.rollbacks.delete(key);
+  private allClaims(): PendingClaim[] {
+    return [...this.claims.values()].flat();
   }
 
-  private decode(lease: V1Lease | null) {
-    const value = lease === null ? this.remembered : lease.metadata?.annotations?.[LEDGER_ANNOTATION];
+  private dropClaim(claim: PendingClaim): void {
+    const queue = this.claims.get(claim.key);
+    if (queue === undefined) return;
+    const index = queue.indexOf(claim);
+    if (index >= 0) queue.splice(index, 1);
+    if (queue.length === 0) this.claims.delete(claim.key);
+  }
+
+  private decode(lease: V1Lease): DecodedLedger {
+    const value = lease.metadata?.annotations?.[LEDGER_ANNOTATION];
     if (this.decoded !== undefined && this.decoded.value === value) return this.decoded.result;
     const decoded = decodeLedger(value);
     this.decoded = { value, result: decoded };
-    const problems = decoded.newerVersion !== undefined
-      ? `it was written in format ${decoded.newerVersion}, newer than this version knows; no tick is claimed until this pod is updated`
-      : decoded.problems.join('; ');
-    if (problems !== '' && problems !== this.lastProblems) this.onProblem(problems);
+    const problems = decoded.problems.join('; ');
+    if (problems !== '' && problems !== this.lastProblems) this.onProblem(problems, decoded.readOnly ? decoded.newerVersion : undefined);
     this.lastProblems = problems;
     return decoded;
   }

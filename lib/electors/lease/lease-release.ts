@@ -92,6 +92,8 @@ export class LeaseRelease {
   handOver(preferred: string): void {
     const { rounds, state, lock, observation, options } = this.context;
     rounds.handingOver = true;
+    // No claim of this term may be made good from now on: this pod no longer starts runs.
+    this.context.ledger.endTerm();
     this.logger.log(HANDING_OVER(state.name, lock.describe(), preferred));
     rounds.publish(`the Lease names ${preferred} as its preferred holder`);
     void this.context.jobs.drain().then(async (drained) => {

@@ -75,6 +75,11 @@ export class LeaseRounds {
   handingOver = false;
   /** Stopped for good: a request that returns after this changes nothing. */
   stopped = false;
+  /**
+   * An acquisition's answer never came: the Lease may carry this process's record without this
+   * process having seen it. Cleared by the next Lease taken in.
+   */
+  acquireUnconfirmed = false;
   /** Send time of the last successful acquire or renew (monotonic), for status(). */
   lastWriteAt: number | null = null;
   /** This round, the leader read the Lease before renewing: client-go's slow path. */
@@ -186,8 +191,8 @@ export class LeaseRounds {
           renewTime: wallNow,
           leaseTransitions: previous.leaseTransitions + 1,
         };
-    // A new term: the rollbacks of an earlier one are dropped; its completions are still written.
-    if (!renewing) ledger.newTerm();
+    // A new term: claims of an earlier one can no longer be made good.
+    if (!renewing) ledger.endTerm();
     const ledgerWrite = ledger.prepare(lease);
     const sentAt = clock.now();
     let written: V1Lease;
@@ -200,6 +205,7 @@ export class LeaseRounds {
         this.leaseGone('the Lease was deleted');
         return this.conflict(apiError);
       }
+      if (!renewing) this.attempted(record, apiError);
       return this.failed('update', apiError);
     }
     if (this.stopped) return 'idle';
@@ -220,18 +226,33 @@ export class LeaseRounds {
     };
     const sentAt = clock.now();
     let created: V1Lease;
-    ledger.newTerm();
-    // The ledger of the Lease seen before its deletion, if any, goes on in the new one.
+    ledger.endTerm();
+    // Every entry this process knows goes on in the new Lease: deleting it forgets no claim.
     const ledgerWrite = ledger.prepare(null);
     try {
       created = await lock.create(withLedger(newLease(record, incarnation), ledgerWrite));
     } catch (error) {
       const apiError = LeaseApiError.from('create', error);
       if (apiError.status === 409) return this.conflict(apiError);
+      this.attempted(record, apiError);
       return this.failed('create', apiError);
     }
     if (this.stopped) return 'idle';
     return this.took(created, record, sentAt, 'acquired');
+  }
+
+  /**
+   * An acquisition whose answer never came (a timeout, a reset, a 5xx) may have been applied. Its
+   * record carries this process's incarnation and acquireTime, so if it was, the Lease is
+   * recognisably ours (isOurs): it is released on shutdown, and taken back at once (as a new term,
+   * with a conditional write) rather than waited out. This process does not lead on it: it never
+   * learned when the write was applied.
+   */
+  private attempted(record: LeaderElectionRecord, error: LeaseApiError): void {
+    const rejected = error.status >= 400 && error.status < 500;
+    if (rejected) return;
+    this.ownTerm = { acquireTimeMs: record.acquireTime!.getTime(), leaseTransitions: record.leaseTransitions };
+    this.acquireUnconfirmed = true;
   }
 
   /** A write of ours succeeded: this process holds the Lease until sentAt + renewDeadline. */
@@ -246,6 +267,10 @@ export class LeaseRounds {
     this.observe(written);
     this.context.faults.succeeded();
     this.publish(undefined, outcome === 'acquired' ? 'it acquired the Lease' : 'it holds the Lease');
+    // A late answer never extends leadership, nor makes good the claims it carried.
+    this.checkDeadline();
+    if (this.holding && !this.handingOver && this.context.state.isLeader()) this.context.ledger.confirm();
+    else this.context.ledger.endTerm();
     return outcome;
   }
 
@@ -254,6 +279,7 @@ export class LeaseRounds {
     if (!this.holding) return;
     this.holding = false;
     this.leadingUntil = 0;
+    this.context.ledger.endTerm();
     this.publish(reason);
   }
 
@@ -262,6 +288,7 @@ export class LeaseRounds {
     const { observation, ledger } = this.context;
     const change = observation.observe(lease);
     if (change.ignored) return;
+    this.acquireUnconfirmed = false;
     ledger.seen(lease);
     if (change.versionChanged) this.cacheStale = false;
     const firstLook = !this.everObserved;
@@ -320,7 +347,7 @@ export class LeaseRounds {
   failed(verb: LeaseVerb, error: unknown): StepOutcome {
     const apiError = LeaseApiError.from(verb, error);
     if (this.stopped) {
-      this.context.faults.lastFailure = apiError; // stop() aborted it: not a fault worth a line
+      this.context.faults.failedQuietly(apiError); // stop() aborted it: not a fault worth a line
       return 'failed';
     }
     this.context.faults.failed(apiError);

@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import type { ElectionState } from '../../leadership/election-state.js';
 import { monotonicNow } from '../../leadership/monotonic-clock.js';
 import { setSafeTimeout } from '../../leadership/timers.js';
-import { LEASE_NOT_RELEASED, LEDGER_PROBLEM } from '../../leader-election.messages.js';
+import { LEASE_NOT_RELEASED, LEDGER_NEWER_FORMAT, LEDGER_PROBLEM } from '../../leader-election.messages.js';
+import { LEDGER_VERSION } from '../../ledger/ledger-record.js';
 import type { ResolvedLease } from '../../options/resolve-options.js';
 import type { ElectionJobs, ElectorStatus, LeaderElector, StopOptions } from '../leader-elector.interface.js';
 import { LeaseClaims, type ClaimsContext } from './lease-claims.js';
@@ -79,11 +80,11 @@ export class LeaseElector implements LeaderElector {
   private readonly watch: LeaseWatchKeeper;
   private readonly rounds: LeaseRounds;
   private readonly releases: LeaseRelease;
+  private readonly claims: LeaseClaims;
+  private readonly ledger: LeaseLedger;
   /** Rounds, claims and the release, one at a time: each write is conditional on what the one before left. */
-  private readonly lane = new WriteLane();
+  private readonly lane: WriteLane;
 
-  /** When the round in flight began; null between rounds. */
-  private roundStartedAt: number | null = null;
   /** When the next round is due (monotonic); infinite while only the watch is awaited. */
   private stepDueAt = Number.POSITIVE_INFINITY;
   private stepTimer: NodeJS.Timeout | undefined;
@@ -99,10 +100,15 @@ export class LeaseElector implements LeaderElector {
     private readonly random: () => number = Math.random,
     jobs: ElectionJobs = NO_JOBS,
   ) {
+    this.lane = new WriteLane(clock.now);
     this.observation = new LeaseObservation(state.identity, this.incarnation, options.leaseDurationMs, clock.now);
-    this.faults = new LeaseFaults(state, lock.describe(), clock.now);
+    this.faults = new LeaseFaults(state, lock.describe(), clock.now, options);
     // The job ledger this process reads from the Lease and writes with its records.
-    const ledger = new LeaseLedger((problem) => this.logger.warn(LEDGER_PROBLEM(state.name, lock.describe(), problem)));
+    const ledger = new LeaseLedger((problem, readOnlyVersion) => {
+      if (readOnlyVersion === undefined) this.logger.warn(LEDGER_PROBLEM(state.name, lock.describe(), problem));
+      else this.logger.error(LEDGER_NEWER_FORMAT(state.name, lock.describe(), readOnlyVersion, LEDGER_VERSION));
+    }, clock.now);
+    this.ledger = ledger;
     this.watch = new LeaseWatchKeeper(
       lock,
       {
@@ -133,6 +139,7 @@ export class LeaseElector implements LeaderElector {
         return rounds;
       },
       exclusive: (work) => this.lane.run(work),
+      writeAllowedAt: () => this.writeAllowedAt(),
       roundEnded: async () => {
         await this.stepping;
       },
@@ -141,7 +148,8 @@ export class LeaseElector implements LeaderElector {
     const rounds = new LeaseRounds(context);
     this.rounds = rounds;
     this.releases = new LeaseRelease(context);
-    state.useLedger(new LeaseClaims(context));
+    this.claims = new LeaseClaims(context);
+    state.useLedger(this.claims);
   }
 
   /** @param kubeConfig loaded and checked at startup (see resourcelock/kube-config.ts) */
@@ -161,12 +169,16 @@ export class LeaseElector implements LeaderElector {
   /** Shutdown began: never acquire from now on; a Lease held is renewed until stop() releases it. */
   stopCampaigning(): void {
     this.rounds.campaigning = false;
+    // Leading ends now: no claim may be made good by a later write of the term.
+    this.ledger.endTerm();
   }
 
   /**
    * Stops for good. The round in flight is aborted (so shutdown never waits for a slow request),
    * then, with `release`, a Lease this process wrote is released within one request timeout in
-   * all; without it (its jobs are still running) the Lease is left to expire.
+   * all; without it (its jobs are still running), or with `releaseOnShutdown: false`, the Lease is
+   * left to expire, after one last renew that records how the finished runs ended, if any did
+   * since the last write (else the next leader would take them for interrupted).
    */
   async stop({ release = true }: StopOptions = {}): Promise<void> {
     const { rounds } = this;
@@ -175,25 +187,36 @@ export class LeaseElector implements LeaderElector {
     rounds.campaigning = false;
     clearTimeout(this.stepTimer);
     this.watch.stop();
+    this.claims.stop();
     this.lock.abortInFlight();
     await this.lane.idle();
+    this.ledger.endTerm();
+    // An acquisition whose answer never came may have made the Lease ours: look before leaving.
+    if (rounds.acquireUnconfirmed) await this.lookAtLease();
     const ours = rounds.isOurs();
-    if (ours && !release) {
-      this.logger.warn(LEASE_NOT_RELEASED(this.state.name, this.lock.describe(), this.observation.leaseDurationMs));
-    } else if (ours && this.options.releaseOnShutdown) {
+    if (ours && release && this.options.releaseOnShutdown) {
       await this.releases.release(this.options.requestTimeoutMs);
+    } else if (ours) {
+      await this.recordFinishedRuns();
+      if (!release) this.logger.warn(LEASE_NOT_RELEASED(this.state.name, this.lock.describe(), this.observation.leaseDurationMs));
     }
     rounds.holding = false;
     this.lock.abortAll();
   }
 
-  /** The elector's loop as health checks see it (see ElectorStatus). */
+  /**
+   * The elector's loop as health checks see it (see ElectorStatus). It is late when a write has
+   * run longer than its requests' timeouts allow, or when nothing runs and the next round is
+   * overdue; a round waiting behind writes that keep within their timeouts is not (a slow or
+   * unreachable API is no reason to restart the pod).
+   */
   status(): ElectorStatus {
     const now = this.clock.now();
     let loopLateMs = 0;
     if (!this.rounds.stopped) {
-      loopLateMs = this.roundStartedAt !== null
-        ? now - this.roundStartedAt - REQUESTS_PER_ROUND * this.options.requestTimeoutMs
+      const busySince = this.lane.busySince;
+      loopLateMs = busySince !== null
+        ? now - busySince - REQUESTS_PER_ROUND * this.options.requestTimeoutMs
         : now - this.stepDueAt;
     }
     const { lastWriteAt } = this.rounds;
@@ -213,14 +236,8 @@ export class LeaseElector implements LeaderElector {
    */
   async tryAcquireOrRenew(): Promise<StepOutcome> {
     const startedAt = this.clock.now();
-    this.roundStartedAt = startedAt;
     this.rounds.slowPath = false;
-    let outcome: StepOutcome;
-    try {
-      outcome = await this.rounds.round();
-    } finally {
-      this.roundStartedAt = null;
-    }
+    const outcome = await this.rounds.round();
     if (outcome !== 'idle') {
       this.state.events.leaseRound({ election: this.state.name, outcome, durationMs: this.clock.now() - startedAt, slowPath: this.rounds.slowPath });
     }
@@ -245,6 +262,15 @@ export class LeaseElector implements LeaderElector {
   }
 
   private async step(): Promise<void> {
+    const { rounds } = this;
+    const now = this.clock.now();
+    // A claim's write renewed the Lease since this round was armed (the next renew is due a retry
+    // period after it), or the server asked for a pause since (Retry-After): not now.
+    const renewedSince = rounds.holding && this.faults.lastFailure === null && now < rounds.lastAttemptAt + this.options.retryPeriodMs;
+    if (renewedSince || now < this.faults.pausedUntil) {
+      this.scheduleStep(this.nextStepDelay());
+      return;
+    }
     // A write lost a race a retry period ago and the watch still has not shown the newer
     // version: the watch has stalled silently. Start it afresh; the read below catches up.
     if (this.rounds.cacheStale && this.watch.healthy && !this.rounds.holding) this.watch.restart();
@@ -256,12 +282,12 @@ export class LeaseElector implements LeaderElector {
 
   /** When to act next: renew on the retry period, else when the observed lease runs out. */
   private nextStepDelay(): number {
-    const { retryPeriodMs, leaseDurationMs } = this.options;
+    const { retryPeriodMs } = this.options;
     const { rounds, observation } = this;
     const now = this.clock.now();
     const failure = this.faults.lastFailure;
     // 429 Too Many Requests: wait as long as the server asks, up to one lease duration.
-    const backoff = failure?.status === 429 ? Math.min(failure.retryAfterMs ?? retryPeriodMs, leaseDurationMs) : 0;
+    const backoff = Math.max(0, this.faults.pausedUntil - now);
     // client-go's renew loop: one attempt per retry period, whether the last one worked or not.
     if (rounds.holding) return Math.max(rounds.lastAttemptAt + retryPeriodMs - now, backoff);
     if (!rounds.campaigning) return Number.POSITIVE_INFINITY;
@@ -278,6 +304,30 @@ export class LeaseElector implements LeaderElector {
     const untilFree = this.untilExpiry(now) + this.acquireJitter();
     // Without a live watch nobody tells us of changes: poll like client-go until it is back.
     return this.watch.healthy ? untilFree : Math.min(retry, untilFree);
+  }
+
+  /** After a failure, the next write waits a retry period, or as long as a 429 asked, whoever sends it. */
+  private writeAllowedAt(): number {
+    if (this.faults.lastFailure === null) return Number.NEGATIVE_INFINITY;
+    return Math.max(this.rounds.lastAttemptAt + this.options.retryPeriodMs, this.faults.pausedUntil);
+  }
+
+  private async lookAtLease(): Promise<void> {
+    try {
+      const lease = await this.lock.get();
+      if (lease === null) this.rounds.leaseGone('the Lease was deleted');
+      else this.rounds.observe(lease);
+    } catch {
+      // Nothing more to learn: the Lease, if ours, expires.
+    }
+  }
+
+  /** One last renew at shutdown, within the term, when the Lease lacks what this process recorded since. */
+  private async recordFinishedRuns(): Promise<void> {
+    const { rounds, observation } = this;
+    rounds.checkDeadline();
+    if (!rounds.holding || observation.lease === null || !this.ledger.hasNewsFor(observation.lease)) return;
+    await rounds.write();
   }
 
   private untilExpiry(now: number): number {

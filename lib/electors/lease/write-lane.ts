@@ -5,10 +5,22 @@
  */
 export class WriteLane {
   private tail: Promise<unknown> = Promise.resolve();
+  /** When the work now running began (monotonic); null while the lane is idle. */
+  busySince: number | null = null;
+
+  constructor(private readonly now: () => number) {}
 
   /** Runs `work` after everything queued before it has finished (or failed), never beside it. */
   run<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(work, work);
+    const timed = async () => {
+      this.busySince = this.now();
+      try {
+        return await work();
+      } finally {
+        this.busySince = null;
+      }
+    };
+    const run = this.tail.then(timed, timed);
     this.tail = run.catch(() => undefined);
     return run;
   }
