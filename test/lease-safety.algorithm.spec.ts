@@ -276,7 +276,7 @@ describe('LeaseElector: the safety holes of issue 7', () => {
       expect(logger.messages('log', 'released the Lease')).toHaveLength(1);
     });
 
-    it('a claim whose answer was lost is rolled back by the next write, so its tick counts as missed', async () => {
+    it('a claim whose answer was lost stays waiting, and the next write of the term makes it good (issue 18.2)', async () => {
       const a = candidate('pod-a', { requestTimeoutMs: 300 });
       await round(a, 'acquired', { get: 1, create: 1 });
       const ledger = a.state.ledger!;
@@ -284,14 +284,30 @@ describe('LeaseElector: the safety holes of issue 7', () => {
       expect(await ledger.claim('Jobs.tick', { ...first, state: 'claimed' })).toBe(true);
       ledger.complete('Jobs.tick', first);
       server.faults.loseAnswers(1, 'pod-a');
-      clock.advance(2_000); // past the spacing a failure imposes on claims
-      expect(await ledger.claim('Jobs.tick', { fireTime: first.fireTime + 1_000, state: 'claimed', term: 0 })).toBe(false);
-      // The server applied it: the Lease says the second tick is claimed, though it never ran.
-      expect(stored().metadata.annotations?.['nestjs-cluster-leader/ledger']).toContain(String(first.fireTime + 1_000));
+      const second = { fireTime: first.fireTime + 1_000, state: 'claimed' as const, term: 0 };
+      let outcome: boolean | undefined;
+      const claimed = ledger.claim('Jobs.tick', second).then((result) => (outcome = result));
+      // Its write is applied, and its answer never comes: the claim is neither made good nor given up.
+      await expect.poll(() => a.elector.status().lastApiError?.reason).toBe('Timeout');
+      expect(outcome).toBeUndefined();
+      expect(ledger.entry('Jobs.tick')).toEqual(second);
+      // The next round renews (its cached version is stale: 409, a read, a write) and carries it.
       clock.advance(2_000);
       await round(a, 'renewed', { update: 2, get: 1 });
-      expect(stored().metadata.annotations?.['nestjs-cluster-leader/ledger']).toContain(`[${first.fireTime},"s",0]`);
-      expect(ledger.entry('Jobs.tick')).toEqual(first);
+      expect(await claimed).toBe(true);
+      expect(stored().metadata.annotations?.['nestjs-cluster-leader/ledger']).toContain(`[${second.fireTime},"c",0]`);
+    });
+
+    it('a claim still waiting when the term ends is not claimed', async () => {
+      const a = candidate('pod-a');
+      await round(a, 'acquired', { get: 1, create: 1 });
+      server.faults.outage = true;
+      const claimed = a.state.ledger!.claim('Jobs.tick', { fireTime: Date.UTC(2026, 11, 1, 9, 0, 0), state: 'claimed', term: 0 });
+      await expect.poll(() => a.elector.status().lastApiError?.code).toBe(503);
+      clock.advance(10_000); // past the renew deadline
+      await round(a, 'failed');
+      expect(await claimed).toBe(false);
+      expect(a.state.isLeader()).toBe(false);
     });
 
     it('a completion not yet written when its term ended is written by this process\'s next term', async () => {

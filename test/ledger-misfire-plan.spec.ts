@@ -23,6 +23,8 @@ interface Row {
   trigger?: PlanTrigger;
   now: number;
   runningHere?: boolean;
+  /** @Interval(): ms since the last claim, on this process's clock. */
+  since?: number;
   expected: Partial<MisfirePlan>;
 }
 
@@ -33,6 +35,7 @@ function plan(row: Row): MisfirePlan {
     trigger: row.trigger ?? 'tick',
     nowMs: row.now,
     runningHere: row.runningHere ?? false,
+    sinceLastClaimMs: row.since,
   });
 }
 
@@ -43,7 +46,7 @@ describe('planMisfires for @Cron jobs', () => {
     {
       name: 'first run ever (no ledger entry): only the tick runs, nothing to catch up',
       options: { missedRuns: 'runEach' }, now: TICK,
-      expected: { fireTime: H(10), runs: [{ fireTime: H(10), kind: 'scheduled', covers: [], coversTruncated: false }], claim: H(10), dropped: [], skipped: undefined },
+      expected: { fireTime: H(10), runs: [{ fireTime: H(10), scheduledAt: H(10), kind: 'scheduled', covers: [], coversTruncated: false }], claim: H(10), dropped: [], skipped: undefined },
     },
     {
       name: 'first leadership ever: nothing runs',
@@ -73,7 +76,7 @@ describe('planMisfires for @Cron jobs', () => {
     {
       name: 'a gap, runOnce: the tick runs once, standing for the missed ones',
       options: { missedRuns: 'runOnce' }, entry: succeeded(H(5)), now: TICK,
-      expected: { runs: [{ fireTime: H(10), kind: 'scheduled', covers: range(6, 9), coversTruncated: false }], claim: H(10), dropped: [] },
+      expected: { runs: [{ fireTime: H(10), scheduledAt: H(10), kind: 'scheduled', covers: range(6, 9), coversTruncated: false }], claim: H(10), dropped: [] },
     },
     {
       name: 'a gap, runEach: each missed fire time, oldest first, then the tick; one claim of the latest',
@@ -149,7 +152,7 @@ describe('planMisfires for @Cron jobs', () => {
     {
       name: 'a new leader, runOnce: one run now for the missed fire times, claiming the latest',
       options: { missedRuns: 'runOnce' }, entry: succeeded(H(5)), trigger: 'leadershipStarted', now: H(10) + 30 * 60_000,
-      expected: { runs: [{ fireTime: H(10), kind: 'catchUp', covers: range(6, 9), coversTruncated: false }], claim: H(10) },
+      expected: { runs: [{ fireTime: H(10), scheduledAt: H(10), kind: 'catchUp', covers: range(6, 9), coversTruncated: false }], claim: H(10) },
     },
     {
       name: 'a new leader, runEach: each missed fire time',
@@ -194,10 +197,14 @@ describe('planMisfires for @Interval jobs: ticks counted from the last claimed r
     { name: 'a tick an interval after the last claimed run runs', schedule: every10s, entry: succeeded(T), now: T + 10_000, expected: { runs: runs(T + 10_000) } },
     { name: 'a tick slightly early (timer and clock jitter, within 10%) runs', schedule: every10s, entry: succeeded(T), now: T + 9_100, expected: { runs: runs(T + 9_100) } },
     { name: 'a new leader\'s tick soon after the old leader\'s run is skipped', schedule: every10s, entry: succeeded(T), now: T + 8_000, expected: { runs: [], skipped: 'ranRecently' } },
-    { name: 'a tick at or before the last claim (clock skew) is skipped', schedule: every10s, entry: succeeded(T), now: T - 150, expected: { runs: [], skipped: 'alreadyClaimed' } },
+    { name: 'a tick at or before the last claim (clock skew) is skipped', schedule: every10s, entry: succeeded(T), now: T - 150, expected: { runs: [], skipped: 'ranRecently' } },
+    // Issue 18.10: the cadence is judged on this process's clock (since), never by comparing wall clocks.
+    { name: 'the last claim was made by a pod 60 s ahead, an interval ago: runs, claiming just after it', schedule: every10s, entry: succeeded(T + 60_000), now: T + 10_000, since: 10_000, expected: { runs: [expect.objectContaining({ fireTime: T + 60_001, scheduledAt: T + 10_000 })], claim: T + 60_001 } },
+    { name: 'the last claim was made by a pod 60 s behind, just now: skipped', schedule: every10s, entry: succeeded(T - 60_000), now: T, since: 200, expected: { runs: [], skipped: 'ranRecently' } },
+    { name: 'a new leader, runOnce, by this process\'s clock an interval has not passed: waits, whatever the wall clocks say', schedule: every10s, options: { missedRuns: 'runOnce' }, entry: succeeded(T - 60_000), trigger: 'leadershipStarted', now: T, since: 3_000, expected: { runs: [] } },
     { name: 'overlap skip', schedule: every10s, entry: claimed(T), now: T + 10_000, runningHere: true, expected: { runs: [], skipped: 'overlap' } },
     { name: 'an interrupted run is reported, never rerun', schedule: every10s, entry: claimed(T, 5), now: T + 10_000, expected: { runs: runs(T + 10_000), interrupted: { fireTime: T, term: 5, action: 'skipped' } } },
-    { name: 'a new leader, runOnce, an interval or more since the last run: runs at once', schedule: every10s, options: { missedRuns: 'runOnce' }, entry: succeeded(T), trigger: 'leadershipStarted', now: T + 25_000, expected: { runs: [{ fireTime: T + 25_000, kind: 'catchUp', covers: [], coversTruncated: false }], claim: T + 25_000 } },
+    { name: 'a new leader, runOnce, an interval or more since the last run: runs at once', schedule: every10s, options: { missedRuns: 'runOnce' }, entry: succeeded(T), trigger: 'leadershipStarted', now: T + 25_000, expected: { runs: [{ fireTime: T + 25_000, scheduledAt: T + 25_000, kind: 'catchUp', covers: [], coversTruncated: false }], claim: T + 25_000 } },
     { name: 'a new leader, runOnce, within the interval: waits for its tick', schedule: every10s, options: { missedRuns: 'runOnce' }, entry: succeeded(T), trigger: 'leadershipStarted', now: T + 5_000, expected: { runs: [] } },
     { name: 'a new leader, runOnce, past the starting deadline: dropped', schedule: every10s, options: { missedRuns: 'runOnce', startingDeadlineMs: 5_000 }, entry: succeeded(T), trigger: 'leadershipStarted', now: T + 25_000, expected: { runs: [], dropped: [{ reason: 'startingDeadline', fireTimes: [T + 10_000], truncated: false }] } },
     { name: 'a new leader, skip: waits for its own tick', schedule: every10s, entry: succeeded(T), trigger: 'leadershipStarted', now: T + 25_000, expected: { runs: [], claim: undefined } },

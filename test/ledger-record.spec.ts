@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeLedger, encodeLedger, LEDGER_VERSION, MAX_LEDGER_BYTES, type LedgerEntry } from '../lib/ledger/ledger-record.js';
+import { decodeLedger, encodeLedger, isLaterEntry, LEDGER_VERSION, MAX_LEDGER_BYTES, type LedgerEntry } from '../lib/ledger/ledger-record.js';
 
 const entry = (fireTime: number, state: LedgerEntry['state'] = 'succeeded', term = 3): LedgerEntry => ({ fireTime, state, term });
 
@@ -13,11 +13,11 @@ describe('the ledger annotation', () => {
     const { value, evicted } = encodeLedger(ledger);
     expect(evicted).toEqual([]);
     expect(value).toBe('{"v":1,"j":{"Billing.hourly":[1767229200000,"f",0],"Reports.daily":[1767225600000,"c",7],"__proto__":[1767232800000,"s",12]}}');
-    expect(decodeLedger(value)).toEqual({ ledger, problems: [] });
+    expect(decodeLedger(value)).toMatchObject({ ledger, problems: [], readOnly: false });
   });
 
   it('reads an absent or empty annotation as an empty ledger, without a problem', () => {
-    for (const value of [undefined, null, '']) expect(decodeLedger(value)).toEqual({ ledger: new Map(), problems: [] });
+    for (const value of [undefined, null, '']) expect(decodeLedger(value)).toMatchObject({ ledger: new Map(), problems: [], readOnly: false });
   });
 
   it.each([
@@ -52,16 +52,38 @@ describe('the ledger annotation', () => {
     expect(decoded.problems).toContainEqual(expect.stringContaining('"Bad.time": fire time -5 is not a time in ms'));
   });
 
-  it('ignores fields it does not know, and extra tuple members: later formats may add them', () => {
-    const decoded = decodeLedger('{"v":1,"j":{"A.b":[1000,"s",2,"future"]},"x":true}');
-    expect(decoded).toEqual({ ledger: new Map([['A.b', entry(1000, 'succeeded', 2)]]), problems: [] });
+  it('keeps fields it does not know, and extra tuple members, and writes them back as they were (issue 18.11)', () => {
+    const value = '{"v":1,"x":true,"j":{"A.b":[1000,"s",2,"future",{"n":1}],"C.d":[5,"c",1]}}';
+    const decoded = decodeLedger(value);
+    expect(decoded).toMatchObject({ problems: [], readOnly: false, document: { version: 1, unknownFields: { x: true } } });
+    expect(decoded.ledger.get('A.b')).toEqual({ ...entry(1000, 'succeeded', 2), extra: ['future', { n: 1 }] });
+    expect(encodeLedger(decoded.ledger, undefined, decoded.document).value).toBe('{"v":1,"x":true,"j":{"A.b":[1000,"s",2,"future",{"n":1}],"C.d":[5,"c",1]}}');
   });
 
-  it('refuses a newer format rather than reading it as empty: the caller must not claim', () => {
-    const decoded = decodeLedger(`{"v":${LEDGER_VERSION + 1},"j":{"A.b":[1000,"s",2]}}`);
-    expect(decoded.ledger.size).toBe(0);
-    expect(decoded.newerVersion).toBe(LEDGER_VERSION + 1);
-    expect(decoded.problems).toEqual([expect.stringContaining('not claiming until this pod is updated')]);
+  it('reads and writes a newer format that lets this version write it (c at or below its own), keeping its marks', () => {
+    const decoded = decodeLedger(`{"v":${LEDGER_VERSION + 1},"c":${LEDGER_VERSION},"j":{"A.b":[1000,"s",2]},"h":[1]}`);
+    expect(decoded).toMatchObject({ readOnly: false, newerVersion: LEDGER_VERSION + 1, problems: [] });
+    expect(decoded.ledger.get('A.b')).toEqual(entry(1000, 'succeeded', 2));
+    const rewritten = encodeLedger(new Map([...decoded.ledger, ['E.f', entry(7, 'claimed', 3)]]), undefined, decoded.document).value;
+    expect(JSON.parse(rewritten)).toEqual({ v: LEDGER_VERSION + 1, c: LEDGER_VERSION, h: [1], j: { 'A.b': [1000, 's', 2], 'E.f': [7, 'c', 3] } });
+  });
+
+  it('refuses a newer format that does not let this version write it, rather than reading it as empty: the caller must not claim', () => {
+    for (const value of [`{"v":${LEDGER_VERSION + 1},"j":{"A.b":[1000,"s",2]}}`, `{"v":${LEDGER_VERSION + 1},"c":${LEDGER_VERSION + 1},"j":{}}`]) {
+      const decoded = decodeLedger(value);
+      expect(decoded.ledger.size).toBe(0);
+      expect(decoded).toMatchObject({ readOnly: true, newerVersion: LEDGER_VERSION + 1 });
+      expect(decoded.problems).toEqual([expect.stringContaining('not claiming until this pod is updated')]);
+    }
+  });
+
+  it('orders a job\'s entries: a later fire time, then a later term (a rerun), then a finished run after its claim', () => {
+    expect(isLaterEntry(entry(2000, 'claimed', 0), entry(1000, 'succeeded', 9))).toBe(true);
+    expect(isLaterEntry(entry(1000, 'claimed', 4), entry(1000, 'succeeded', 3))).toBe(true);
+    expect(isLaterEntry(entry(1000, 'succeeded', 3), entry(1000, 'claimed', 3))).toBe(true);
+    expect(isLaterEntry(entry(1000, 'failed', 3), entry(1000, 'claimed', 3))).toBe(true);
+    expect(isLaterEntry(entry(1000, 'claimed', 3), entry(1000, 'succeeded', 3))).toBe(false);
+    expect(isLaterEntry(entry(1000, 'succeeded', 3), entry(1000, 'succeeded', 3))).toBe(false);
   });
 
   it('stays within its size bound by evicting the jobs with the oldest claims', () => {

@@ -13,10 +13,20 @@ export interface FaultHost {
 
 export type FailureStatus = 429 | 500 | 503 | 504;
 
+/** What a queued failure may look at to decide whether a request is the one it fails. */
+export interface FailedRequest {
+  user: string | null;
+  verb: string;
+  /** The request body as sent ('' for requests without one). */
+  body: string;
+}
+
 /** One queued failure: its status, and for 429 the `Retry-After` the server asks for. */
 export interface InjectedFailure {
   status: FailureStatus;
   retryAfterSeconds: number;
+  /** Fails only a request this accepts (default: any non-watch request). */
+  when?: (request: FailedRequest) => boolean;
 }
 
 /**
@@ -54,15 +64,21 @@ export class Faults {
   /**
    * The next `count` non-watch requests fail with `status` (a matching Status body; 429 also with a
    * `Retry-After` header of `retryAfterSeconds`, 1 by default, as API Priority and Fairness sends).
-   * Calls queue up.
+   * With `when`, only requests it accepts are failed (e.g. the write that carries one claim); the
+   * others pass. Calls queue up.
    */
-  failNext(count: number, status: FailureStatus = 500, { retryAfterSeconds = 1 }: { retryAfterSeconds?: number } = {}): void {
-    for (let i = 0; i < count; i++) this.failures.push({ status, retryAfterSeconds });
+  failNext(
+    count: number,
+    status: FailureStatus = 500,
+    { retryAfterSeconds = 1, when }: { retryAfterSeconds?: number; when?: (request: FailedRequest) => boolean } = {},
+  ): void {
+    for (let i = 0; i < count; i++) this.failures.push({ status, retryAfterSeconds, when });
   }
 
-  /** Consumes one queued failure, if any (called for each non-watch request that gets that far). */
-  takeFailure(): InjectedFailure | undefined {
-    return this.failures.shift();
+  /** Consumes the first queued failure that applies to `request`, if any (each non-watch request that gets that far). */
+  takeFailure(request: FailedRequest): InjectedFailure | undefined {
+    const index = this.failures.findIndex((failure) => failure.when === undefined || failure.when(request));
+    return index < 0 ? undefined : this.failures.splice(index, 1)[0];
   }
 
   /**

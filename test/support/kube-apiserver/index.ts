@@ -1,5 +1,5 @@
 export { KubeApiServer, type AddUserOptions, type KubeApiServerOptions } from './kube-api-server.js';
-export { Faults, type FailureStatus, type InjectedFailure } from './faults.js';
+export { Faults, type FailedRequest, type FailureStatus, type InjectedFailure } from './faults.js';
 export type { ConnectionStats } from './connection-counts.js';
 export { selfSignedCertificate, type Certificate } from './self-signed-certificate.js';
 export { parseMicroTime, formatMicroTime, formatTime, MICRO_TIME_LAYOUT } from './micro-time.js';

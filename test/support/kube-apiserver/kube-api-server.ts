@@ -412,7 +412,7 @@ export class KubeApiServer extends EventEmitter {
     if (this.faults.hang || this.faults.isPartitioned(exchange.user)) return this.hold(exchange);
     if (this.faults.outage) return this.sendStatus(exchange, serviceUnavailable());
     if (!exchange.isWatch) {
-      const failure = this.faults.takeFailure();
+      const failure = this.faults.takeFailure({ user: exchange.user, verb: exchange.verb, body: exchange.body });
       if (failure) {
         const headers: Record<string, string> = failure.status === 429 ? { 'Retry-After': String(failure.retryAfterSeconds) } : {};
         return this.send(exchange, failure.status, JSON.stringify(injectedFailure(failure)), headers);
