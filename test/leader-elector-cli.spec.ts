@@ -102,7 +102,7 @@ describe('the bin as processes on one Lease', () => {
     expect(await response.text()).toBe('{"name":"pod-a"}');
 
     const index = holders.indexOf(first) + 1;
-    const exit = await a.elector.signal('SIGTERM');
+    const exit = await a.elector.stop();
     const released = await holderAfter(index, (holder) => holder === '');
     const takeover = await holderAfter(index, (holder) => holder === 'pod-b');
 
@@ -112,7 +112,7 @@ describe('the bin as processes on one Lease', () => {
     expect(takeover.at - released.at).toBeLessThan(1_000);
     expect(await answersName(b.port, 'pod-b')).toBe('pod-b');
 
-    expect(await b.elector.signal('SIGINT')).toEqual({ code: 0, signal: null });
+    expect(await b.elector.stop({ signal: 'SIGINT' })).toEqual({ code: 0, signal: null });
     expect(server.getLease('default', LEASE)?.spec?.holderIdentity).toBe('');
   });
 
@@ -134,7 +134,7 @@ describe('the bin as processes on one Lease', () => {
       await server.faults.refuseConnections(false);
       await once(renewals, 'renewal', { signal: AbortSignal.timeout(10_000) });
 
-      expect(await elector.signal('SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(await elector.stop()).toEqual({ code: 0, signal: null });
       expect(server.getLease('default', LEASE)?.spec?.holderIdentity).toBe('');
       expect(elector.log()).not.toContain('Answering as');
     } finally {

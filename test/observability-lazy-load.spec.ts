@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './support/spawn-sample.js';
+import { REPO_ROOT } from './support/repo-root.js';
 
 /**
  * The optional peers stay optional: an app that imports nestjs-cluster-leader and starts the

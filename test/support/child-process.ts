@@ -98,13 +98,13 @@ export class SpawnedProcess {
     const matches = typeof pattern === 'string' ? (line: string) => line.includes(pattern) : (line: string) => pattern.test(line);
     const seen = this.output.find(matches);
     if (seen !== undefined) return Promise.resolve(seen);
-    if (this.closed) return Promise.reject(this.failure(`exited without logging ${pattern}`));
+    if (this.closed) return Promise.reject(this.exitedWithout(pattern));
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const timer = signal ? undefined : setTimeout(() => settle(this.failure(`did not log ${pattern} within ${timeoutMs} ms`)), timeoutMs);
       const onAbort = () => settle(signal!.reason);
       const waiter = (line: string | null) => {
-        if (line === null) settle(this.failure(`exited without logging ${pattern}`));
+        if (line === null) settle(this.exitedWithout(pattern));
         else if (matches(line)) settle(undefined, line);
       };
       const settle = (error?: unknown, line?: string) => {
@@ -156,7 +156,10 @@ export class SpawnedProcess {
   }
 
   private failure(what: string): Error {
-    const exit = this.exit ? ` (exit ${this.exit.code ?? this.exit.signal})` : '';
-    return new Error(`${this.name}${exit} ${what}:\n${this.log()}`);
+    return new Error(`${this.name} ${what}:\n${this.log()}`);
+  }
+
+  private exitedWithout(pattern: string | RegExp): Error {
+    return this.failure(`exited (${this.exit?.code ?? this.exit?.signal}) without logging ${pattern}`);
   }
 }

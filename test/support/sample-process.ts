@@ -5,7 +5,8 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { SampleRun } from '../../sample/src/report.job.js';
 import type { SampleStatus } from '../../sample/src/status.controller.js';
-import { REPO_ROOT, spawnSample } from './spawn-sample.js';
+import { REPO_ROOT } from './repo-root.js';
+import { spawnSample } from './spawn-sample.js';
 
 /** `GET /status` and `GET /runs` of the sample: its contract with the black-box checks. */
 export type { SampleRun, SampleStatus };
