@@ -233,7 +233,7 @@ describe('the sample with three replicas on the Lease backend: each tick once, n
 
 describe('the sample with a bad setting', () => {
   it('refuses to start, naming the variable', async () => {
-    const misconfigured = SampleProcess.spawn({ LEADER_ELECTION_BACKEND: 'lease', LEASE_DURATION_MS: '15s' });
+    const misconfigured = new SampleProcess({ LEADER_ELECTION_BACKEND: 'lease', LEASE_DURATION_MS: '15s' });
 
     expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
     expect(misconfigured.log()).toMatch(/Environment variable LEASE_DURATION_MS is "15s": use a whole number of milliseconds/);
@@ -241,7 +241,7 @@ describe('the sample with a bad setting', () => {
   });
 
   it('refuses an unknown SAMPLE_JOB_MISFIRE, naming the variable', async () => {
-    const misconfigured = SampleProcess.spawn({ SAMPLE_JOB_MISFIRE: 'sometimes' });
+    const misconfigured = new SampleProcess({ SAMPLE_JOB_MISFIRE: 'sometimes' });
 
     expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
     expect(misconfigured.log()).toMatch(/SAMPLE_JOB_MISFIRE is "sometimes": use skip, runOnce or runEach/);
