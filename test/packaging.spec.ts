@@ -160,10 +160,10 @@ describe('the published package', () => {
       async (spec) => {
         const app = new ConsumerProcess(await nodeBinary(spec), folder(), shutdown === 'process-exit' ? { SHUTDOWN: 'process-exit' } : {});
         try {
-          await app.waitForLine(new RegExp(`^started as ${format}, leader true$`));
+          // Bounded within the test's own timeout, so that a failure shows the app's output.
+          await app.waitForLine(new RegExp(`^started as ${format}, leader true$`), { timeoutMs: 45_000 });
           await app.waitForLine(/^gated job ran in election default$/);
-          app.terminate();
-          const exit = await app.exited;
+          const exit = await app.stop();
           // Plain enableShutdownHooks() re-raises the signal after closing the app (a shell shows
           // 128 + 15 = 143); useProcessExit exits with 0. Either way the app closed first.
           expect(exit).toEqual(shutdown === 'hooks' ? { code: null, signal: 'SIGTERM' } : { code: 0, signal: null });

@@ -74,8 +74,7 @@ describe('the sample image', () => {
       const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { isLeader: boolean; runs: number };
       expect(status.isLeader).toBe(true);
       expect(status.runs).toBeGreaterThanOrEqual(1);
-      sample.terminate();
-      expect(await sample.exited).toEqual({ code: 0, signal: null });
+      expect(await sample.stop()).toEqual({ code: 0, signal: null });
     } finally {
       await sample.kill();
     }
