@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { SpawnedProcess } from './child-process.js';
 import { REPO_ROOT } from './repo-root.js';
+import { tsc } from './tsc.js';
 
 /** Where the spec compiles the library, apart from dist/ (which the packaging test builds). */
 const OUT_DIR = '.build/cli-spec';
@@ -12,13 +11,8 @@ const CLI = join(OUT_DIR, 'cli/leader-elector.cli.js');
 const ELECTOR_ENV = ['MY_POD_NAME', 'POD_NAME', 'POD_NAMESPACE', 'KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT', 'KUBECONFIG'];
 
 /** Compiles lib/ (the command included) as the package build does, into its own folder. */
-export async function buildElectorCommand(): Promise<void> {
-  const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
-  await promisify(execFile)(
-    process.execPath,
-    [tsc, '-p', 'tsconfig.build.json', '--outDir', OUT_DIR, '--declaration', 'false', '--declarationMap', 'false'],
-    { cwd: REPO_ROOT },
-  );
+export function buildElectorCommand(): Promise<void> {
+  return tsc(['-p', 'tsconfig.build.json', '--outDir', OUT_DIR, '--declaration', 'false', '--declarationMap', 'false']);
 }
 
 /**

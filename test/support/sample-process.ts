@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { SampleRun } from '../../sample/src/report.job.js';
 import type { SampleStatus } from '../../sample/src/status.controller.js';
 import { SpawnedProcess, type WaitOptions } from './child-process.js';
 import { REPO_ROOT } from './repo-root.js';
+import { tsc } from './tsc.js';
 
 const SAMPLE_MAIN = 'dist-sample/sample/src/main.js';
 
@@ -21,9 +19,8 @@ const SAMPLE_ENV = [
 export type { SampleRun, SampleStatus };
 
 /** Compiles the sample and the library into dist-sample, as `tsc -p tsconfig.sample.json`. */
-export async function buildSample(): Promise<void> {
-  const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
-  await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.sample.json'], { cwd: REPO_ROOT });
+export function buildSample(): Promise<void> {
+  return tsc(['-p', 'tsconfig.sample.json']);
 }
 
 /**
