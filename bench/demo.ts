@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
+import { writeUserKubeConfig } from '../test/support/kubeconfig-file.js';
 import { Replica, type ReplicaStatus } from './replica.js';
 
 /**
@@ -76,20 +77,10 @@ async function main(): Promise<void> {
   await sleep(4_000);
 }
 
-/** A kubeconfig per replica (one API user each, as pods have their own service accounts). */
+/** Starts a replica with a kubeconfig of its own (one API user each, as pods have their own service accounts). */
 async function start(name: string): Promise<void> {
-  const token = server!.addUser(name);
-  const file = join(directory!, `${name}.kubeconfig`);
-  await writeFile(file, JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'demo', cluster: { server: server!.url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name, user: { token } }],
-    contexts: [{ name: 'demo', context: { cluster: 'demo', user: name, namespace: 'default' } }],
-    'current-context': 'demo',
-  }));
   const replica = new Replica(name, {
-    KUBECONFIG: file,
+    KUBECONFIG: await writeUserKubeConfig(server!, name, directory!),
     LEADER_ELECTION_BACKEND: 'lease',
     LEADER_ELECTION_LEASE_NAME: LEASE,
     LEADER_ELECTION_NAMESPACE: 'default',

@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
+import { writeUserKubeConfig } from '../test/support/kubeconfig-file.js';
 import type { LeaseTimings } from './nest-candidate.js';
 import { Replica } from './replica.js';
 import { sleep } from './stats.js';
@@ -79,18 +80,8 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
 
   const start = async (offsetMs: number) => {
     const name = `jepsen-${++serial}`;
-    const token = server.addUser(name);
-    const kubeconfig = join(directory, `${name}.kubeconfig`);
-    await writeFile(kubeconfig, JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'bench', cluster: { server: server.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name, user: { token } }],
-      contexts: [{ name: 'bench', context: { cluster: 'bench', user: name, namespace: 'default' } }],
-      'current-context': 'bench',
-    }));
     const replica = new Replica(name, {
-      KUBECONFIG: kubeconfig,
+      KUBECONFIG: await writeUserKubeConfig(server, name, directory),
       NODE_OPTIONS: `--import=${PRELOAD}`,
       CLOCK_OFFSET_MS: String(offsetMs),
       LEADER_ELECTION_BACKEND: 'lease',
