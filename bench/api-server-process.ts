@@ -3,11 +3,12 @@ import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
 /**
  * The test apiserver in a process of its own, for the scale benchmark: a thousand watches cost the
  * server memory and CPU that must not be counted as the candidates' (a real apiserver runs
- * elsewhere). The parent talks to it over the IPC channel: { id, op, name? } -> { id, result }.
+ * elsewhere). It says `ready <url> <token>` on stdout once it serves; then the parent talks to it
+ * over the IPC channel: { id, op, name? } -> { id, result }.
  */
 const server = await KubeApiServer.start();
 const token = server.addUser('scale');
-process.send!({ ready: true, url: server.url, token });
+console.log(`ready ${server.url} ${token}`);
 
 process.on('message', async (message: { id: number; op: string; name?: string }) => {
   let result: unknown;

@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
+import { writeUserKubeConfig } from '../test/support/kubeconfig-file.js';
 import { Replica, type ReplicaStatus } from './replica.js';
 
 /**
@@ -57,7 +58,7 @@ async function main(): Promise<void> {
 
   event(`SIGKILL ${first} (the leader): a crash, it releases nothing`);
   const killedAt = performance.now();
-  replicas.get(first)!.kill('SIGKILL');
+  replicas.get(first)!.signal('SIGKILL');
   const second = await nextHolder(first);
   event(`>>> crash takeover by ${second} after ${Math.round(holderAt(second, killedAt) - killedAt)} ms (lease duration ${TIMINGS.LEASE_DURATION_MS} ms)`);
   await sleep(3_000);
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
 
   event(`SIGTERM ${second} (the leader): graceful shutdown, it releases the Lease`);
   const terminatedAt = performance.now();
-  replicas.get(second)!.kill('SIGTERM');
+  replicas.get(second)!.signal('SIGTERM');
   const third = await nextHolder(second);
   event(`>>> graceful takeover by ${third} after ${Math.round(holderAt(third, terminatedAt) - terminatedAt)} ms`);
   const exit = await replicas.get(second)!.exited;
@@ -76,20 +77,10 @@ async function main(): Promise<void> {
   await sleep(4_000);
 }
 
-/** A kubeconfig per replica (one API user each, as pods have their own service accounts). */
+/** Starts a replica with a kubeconfig of its own (one API user each, as pods have their own service accounts). */
 async function start(name: string): Promise<void> {
-  const token = server!.addUser(name);
-  const file = join(directory!, `${name}.kubeconfig`);
-  await writeFile(file, JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'demo', cluster: { server: server!.url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name, user: { token } }],
-    contexts: [{ name: 'demo', context: { cluster: 'demo', user: name, namespace: 'default' } }],
-    'current-context': 'demo',
-  }));
   const replica = new Replica(name, {
-    KUBECONFIG: file,
+    KUBECONFIG: await writeUserKubeConfig(server!, name, directory!),
     LEADER_ELECTION_BACKEND: 'lease',
     LEADER_ELECTION_LEASE_NAME: LEASE,
     LEADER_ELECTION_NAMESPACE: 'default',
@@ -97,7 +88,7 @@ async function start(name: string): Promise<void> {
     ...TIMINGS,
   });
   replicas.set(name, replica);
-  await replica.ready(stop.signal);
+  await replica.listening({ signal: stop.signal });
   event(`${name} started (pid ${replica.pid}, port ${replica.port})`);
 }
 
@@ -132,7 +123,7 @@ let drawnLines = 0;
 let lastPlainSecond = -1;
 
 async function refresh(): Promise<void> {
-  await Promise.all([...replicas].map(async ([name, replica]) => statuses.set(name, await replica.status())));
+  await Promise.all([...replicas].map(async ([name, replica]) => statuses.set(name, await replica.statusOrNull())));
   if (tty) {
     const frame = render();
     // Back to the top of the previous frame, clear it, draw the new one.
@@ -178,8 +169,10 @@ function render(): string[] {
 async function shutdown(): Promise<void> {
   const running = [...replicas.values()].filter((r) => r.running);
   if (running.length > 0) event(`SIGTERM to ${running.map((r) => r.name).join(', ')}; waiting for them to exit`);
-  for (const replica of running) replica.kill('SIGTERM');
-  const exits = await Promise.all(running.map(async (r) => `${r.name} ${(await r.exited).code ?? r.exit!.signal}`));
+  const exits = await Promise.all(running.map(async (r) => {
+    const exit = await r.stop();
+    return `${r.name} ${exit.code ?? exit.signal}`;
+  }));
   if (exits.length > 0) event(`exit codes: ${exits.join(', ')}`);
   await server?.close();
   if (directory) await rm(directory, { recursive: true, force: true });

@@ -1,10 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
+import { writeUserKubeConfig } from '../test/support/kubeconfig-file.js';
 import type { LeaseTimings } from './nest-candidate.js';
 import { Replica } from './replica.js';
 import { sleep } from './stats.js';
@@ -79,18 +80,8 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
 
   const start = async (offsetMs: number) => {
     const name = `jepsen-${++serial}`;
-    const token = server.addUser(name);
-    const kubeconfig = join(directory, `${name}.kubeconfig`);
-    await writeFile(kubeconfig, JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'bench', cluster: { server: server.url, 'insecure-skip-tls-verify': true } }],
-      users: [{ name, user: { token } }],
-      contexts: [{ name: 'bench', context: { cluster: 'bench', user: name, namespace: 'default' } }],
-      'current-context': 'bench',
-    }));
     const replica = new Replica(name, {
-      KUBECONFIG: kubeconfig,
+      KUBECONFIG: await writeUserKubeConfig(server, name, directory),
       NODE_OPTIONS: `--import=${PRELOAD}`,
       CLOCK_OFFSET_MS: String(offsetMs),
       LEADER_ELECTION_BACKEND: 'lease',
@@ -104,7 +95,7 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
       SAMPLE_FENCED_STORE_URL: store.url,
     });
     replicas.set(name, { replica, offsetMs });
-    await replica.ready(stop.signal);
+    await replica.listening({ signal: stop.signal });
   };
   /** The replica the Lease names, once it names a live one. */
   const leader = async () => {
@@ -142,20 +133,20 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
       faults[fault]++;
       switch (fault) {
         case 'graceful':
-          current.replica.kill('SIGTERM');
+          current.replica.signal('SIGTERM');
           await nextLeader(current.name);
           await replace(current.name);
           break;
         case 'crash':
-          current.replica.kill('SIGKILL');
+          current.replica.signal('SIGKILL');
           await nextLeader(current.name);
           await replace(current.name);
           break;
         case 'pause':
           // Longer than the lease: the others take over; the paused one wakes up a follower.
-          current.replica.kill('SIGSTOP');
+          current.replica.signal('SIGSTOP');
           await sleep(config.timings.leaseDurationMs + 2_000);
-          current.replica.kill('SIGCONT');
+          current.replica.signal('SIGCONT');
           break;
         case 'partition':
           server.faults.partition(current.name, true);
@@ -169,11 +160,10 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
     endSecond = Math.floor(Date.now() / 1000) - 2;
   } finally {
     stop.abort();
-    for (const { replica } of replicas.values()) {
-      replica.kill('SIGCONT');
-      replica.kill('SIGTERM');
-    }
-    await Promise.all([...replicas.values()].map(({ replica }) => replica.exited));
+    await Promise.all([...replicas.values()].map(({ replica }) => {
+      replica.signal('SIGCONT'); // a paused one must run again to handle its SIGTERM
+      return replica.stop();
+    }));
     store.server.closeAllConnections();
     await new Promise((resolve) => store.server.close(resolve));
     await server.close();

@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { fork, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { SpawnedProcess } from '../test/support/child-process.js';
 import type { Lease, Verb } from '../test/support/kube-apiserver/index.js';
 import { BareCandidate } from './bare-candidate.js';
 import type { LeaseTimings } from './nest-candidate.js';
@@ -135,25 +135,33 @@ function memory(): { heap: number; rss: number } {
 /** The parent's end of api-server-process.ts. */
 class ApiServerProcess {
   private nextId = 0;
-  private readonly pending = new Map<number, (result: unknown) => void>();
+  private readonly pending = new Map<number, { resolve: (result: unknown) => void; reject: (error: Error) => void }>();
 
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly child: SpawnedProcess,
     readonly kubeConfig: KubeConfig,
   ) {
-    child.on('message', (message: { id: number; result: unknown }) => {
-      this.pending.get(message.id)?.(message.result);
-      this.pending.delete(message.id);
+    child.onMessage((message) => {
+      const { id, result } = message as { id: number; result: unknown };
+      this.pending.get(id)?.resolve(result);
+      this.pending.delete(id);
+    });
+    // Should it die mid-run, the calls waiting for it fail with its output instead of hanging the bench.
+    void child.exited.then((exit) => {
+      for (const { reject } of this.pending.values()) reject(new Error(`The apiserver process exited (${exit.code ?? exit.signal}):\n${child.log()}`));
+      this.pending.clear();
     });
   }
 
   static async start(): Promise<ApiServerProcess> {
-    const child = fork(new URL('./api-server-process.js', import.meta.url), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const [ready] = (await once(child, 'message')) as [{ url: string; token: string }];
+    // With this process's own Node flags, as fork() would start it.
+    const script = fileURLToPath(new URL('./api-server-process.js', import.meta.url));
+    const child = new SpawnedProcess(process.execPath, [...process.execArgv, script], { ipc: true, name: 'The apiserver process' });
+    const [, url, token] = /^ready (\S+) (\S+)$/.exec(await child.waitForLine(/^ready /))!;
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromOptions({
-      clusters: [{ name: 'bench', server: ready.url, skipTLSVerify: true }],
-      users: [{ name: 'scale', token: ready.token }],
+      clusters: [{ name: 'bench', server: url, skipTLSVerify: true }],
+      users: [{ name: 'scale', token }],
       contexts: [{ name: 'bench', cluster: 'bench', user: 'scale', namespace: 'default' }],
       currentContext: 'bench',
     });
@@ -162,8 +170,8 @@ class ApiServerProcess {
 
   call(op: string, name?: string): Promise<unknown> {
     const id = ++this.nextId;
-    return new Promise((resolve) => {
-      this.pending.set(id, resolve);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
       this.child.send({ id, op, name });
     });
   }
@@ -172,9 +180,9 @@ class ApiServerProcess {
     return ((await this.call('stats')) as { openWatches: number }).openWatches;
   }
 
+  /** Asks the apiserver to close, then waits for its process to exit. */
   async close(): Promise<void> {
-    const exited = once(this.child, 'exit');
     await this.call('close');
-    await exited;
+    await this.child.exited;
   }
 }

@@ -1,5 +1,5 @@
 import { EventEmitter, once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { parseLeaderElectorFlags } from '../lib/cli/leader-elector-flags.js';
 import { LeaderElectorFlagError } from '../lib/errors/leader-elector-flag.error.js';
 import { buildElectorCommand, ElectorProcess } from './support/elector-process.js';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
+import { writeUserKubeConfig } from './support/kubeconfig-file.js';
 
 /**
  * `nestjs-cluster-leader-elector`, the bin: compiled, run as real child processes with the old
@@ -56,12 +57,9 @@ describe('the bin as processes on one Lease', () => {
   }
 
   async function spawnElector(identity: string, flags: string[]): Promise<ElectorProcess> {
-    server.addUser(identity);
-    const kubeconfig = join(directory, `${identity}.kubeconfig`);
-    await writeFile(kubeconfig, server.kubeConfig(identity).exportConfig());
     const elector = new ElectorProcess(
       [`--election=${LEASE}`, '--election-namespace=default', `--id=${identity}`, '--ttl=2s', ...flags],
-      { KUBECONFIG: kubeconfig },
+      { KUBECONFIG: await writeUserKubeConfig(server, identity, directory) },
     );
     processes.push(elector);
     return elector;
@@ -102,7 +100,7 @@ describe('the bin as processes on one Lease', () => {
     expect(await response.text()).toBe('{"name":"pod-a"}');
 
     const index = holders.indexOf(first) + 1;
-    const exit = await a.elector.signal('SIGTERM');
+    const exit = await a.elector.stop();
     const released = await holderAfter(index, (holder) => holder === '');
     const takeover = await holderAfter(index, (holder) => holder === 'pod-b');
 
@@ -112,7 +110,7 @@ describe('the bin as processes on one Lease', () => {
     expect(takeover.at - released.at).toBeLessThan(1_000);
     expect(await answersName(b.port, 'pod-b')).toBe('pod-b');
 
-    expect(await b.elector.signal('SIGINT')).toEqual({ code: 0, signal: null });
+    expect(await b.elector.stop({ signal: 'SIGINT' })).toEqual({ code: 0, signal: null });
     expect(server.getLease('default', LEASE)?.spec?.holderIdentity).toBe('');
   });
 
@@ -134,7 +132,7 @@ describe('the bin as processes on one Lease', () => {
       await server.faults.refuseConnections(false);
       await once(renewals, 'renewal', { signal: AbortSignal.timeout(10_000) });
 
-      expect(await elector.signal('SIGTERM')).toEqual({ code: 0, signal: null });
+      expect(await elector.stop()).toEqual({ code: 0, signal: null });
       expect(server.getLease('default', LEASE)?.spec?.holderIdentity).toBe('');
       expect(elector.log()).not.toContain('Answering as');
     } finally {
@@ -148,9 +146,7 @@ describe('the bin as processes on one Lease', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = blocker.address() as { port: number };
-      server.addUser('pod-c');
-      const kubeconfig = join(directory, 'pod-c.kubeconfig');
-      await writeFile(kubeconfig, server.kubeConfig('pod-c').exportConfig());
+      const kubeconfig = await writeUserKubeConfig(server, 'pod-c', directory);
       const elector = new ElectorProcess([`--election=${LEASE}`, '--id=pod-c', `--http=127.0.0.1:${port}`], { KUBECONFIG: kubeconfig });
       processes.push(elector);
 

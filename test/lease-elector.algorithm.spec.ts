@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LeaseElector, type StepOutcome } from '../lib/electors/lease/lease.elector.js';
 import { LeaseLock } from '../lib/electors/lease/resourcelock/lease-lock.js';
 import { ElectionState } from '../lib/leadership/election-state.js';
-import type { ResolvedLease } from '../lib/options/resolve-options.js';
+import { clientGoLease } from './support/client-go-lease.js';
 import { ManualClock } from './support/manual-clock.js';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
 
@@ -16,16 +16,7 @@ const NAMESPACE = 'default';
 const LEASE = 'algo-lease';
 const MICROTIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
-const timings: ResolvedLease = {
-  name: LEASE,
-  namespace: NAMESPACE,
-  leaseDurationMs: 15_000,
-  renewDeadlineMs: 10_000,
-  retryPeriodMs: 2_000,
-  requestTimeoutMs: 5_000,
-  releaseOnShutdown: true,
-};
-
+const timings = clientGoLease(NAMESPACE, LEASE);
 
 /** A Lease as another component's client-go elector writes it. */
 function heldBy(holder: string, overrides: Record<string, unknown> = {}) {

@@ -5,6 +5,7 @@ import { LeaseLock } from '../lib/electors/lease/resourcelock/lease-lock.js';
 import { INCARNATION_ANNOTATION } from '../lib/electors/lease/resourcelock/lease-record.js';
 import { ElectionState } from '../lib/leadership/election-state.js';
 import type { ResolvedLease } from '../lib/options/resolve-options.js';
+import { clientGoLease } from './support/client-go-lease.js';
 import { ManualClock } from './support/manual-clock.js';
 import { KubeApiServer, type Lease } from './support/kube-apiserver/index.js';
 import { RecordingLogger } from './support/nest-app.js';
@@ -18,16 +19,7 @@ import { RecordingLogger } from './support/nest-app.js';
 const NAMESPACE = 'default';
 const LEASE = 'safety-lease';
 
-const timings: ResolvedLease = {
-  name: LEASE,
-  namespace: NAMESPACE,
-  leaseDurationMs: 15_000,
-  renewDeadlineMs: 10_000,
-  retryPeriodMs: 2_000,
-  requestTimeoutMs: 5_000,
-  releaseOnShutdown: true,
-};
-
+const timings = clientGoLease(NAMESPACE, LEASE);
 
 interface Candidate {
   identity: string;

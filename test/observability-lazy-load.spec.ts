@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from './support/spawn-sample.js';
+import { REPO_ROOT } from './support/repo-root.js';
+import { tsc } from './support/tsc.js';
 
 /**
  * The optional peers stay optional: an app that imports nestjs-cluster-leader and starts the
@@ -23,7 +24,7 @@ let work: string;
 beforeAll(async () => {
   // Inside the repository, so that the compiled library resolves the repository's node_modules.
   work = await mkdtemp(join(REPO_ROOT, '.lazy-load-'));
-  await run(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', join(work, 'dist'), '--declaration', 'false', '--declarationMap', 'false', '--sourceMap', 'false'], { cwd: REPO_ROOT });
+  await tsc(['-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', join(work, 'dist'), '--declaration', 'false', '--declarationMap', 'false', '--sourceMap', 'false']);
   await writeFile(join(work, 'hooks.mjs'), [
     "import { appendFileSync } from 'node:fs';",
     'let log;',

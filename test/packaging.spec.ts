@@ -5,10 +5,10 @@ import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerProcess, createConsumer, type ModuleFormat } from './packaging/consumer-app.js';
+import { REPO_ROOT } from './support/repo-root.js';
+import { tsc } from './support/tsc.js';
 
 const run = promisify(execFile);
-const root = new URL('..', import.meta.url).pathname;
-const tsc = join(root, 'node_modules/typescript/bin/tsc');
 
 /**
  * The Node binaries the consumer apps run on, comma-separated: a path, or `node@<version>`, fetched
@@ -44,9 +44,9 @@ const SHUTDOWN = { commonjs: 'hooks', module: 'process-exit' } as const;
 
 /** Installs the tarball into a consumer app and compiles it with its own tsc (strict). */
 async function installConsumer(folder: string, format: ModuleFormat): Promise<void> {
-  await createConsumer(folder, { format, tarball, repoNodeModules: join(root, 'node_modules') });
+  await createConsumer(folder, { format, tarball, repoNodeModules: join(REPO_ROOT, 'node_modules') });
   // The shipped declarations must resolve for this format, or the consumer's strict tsc fails.
-  await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: folder }).catch((error: { stdout: string }) => {
+  await tsc(['-p', 'tsconfig.json'], folder).catch((error: { stdout: string }) => {
     throw new Error(`tsc failed in the ${format} consumer:\n${error.stdout}`);
   });
 }
@@ -70,7 +70,7 @@ const PUBLIC_API = [
 describe('the published package', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'nestjs-cluster-leader-packaging-'));
-    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: root });
+    const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', work], { cwd: REPO_ROOT });
     // `prepack` (the build) writes its own output to stdout before npm's JSON.
     const [{ filename, files }] = JSON.parse(stdout.slice(stdout.indexOf('[\n'))) as [{ filename: string; files: { path: string }[] }];
     tarball = join(work, filename);
@@ -112,8 +112,8 @@ describe('the published package', () => {
   });
 
   it('has a LICENSE for the license package.json names', async () => {
-    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { license: string };
-    const license = await readFile(join(root, 'LICENSE'), 'utf8');
+    const pkg = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8')) as { license: string };
+    const license = await readFile(join(REPO_ROOT, 'LICENSE'), 'utf8');
     expect(pkg.license).toBe('MIT');
     expect(license).toMatch(/^MIT License\n\nCopyright \(c\) \d{4} nestjs-cluster-leader contributors\n/);
     expect(license).toContain('Permission is hereby granted, free of charge');
@@ -123,7 +123,7 @@ describe('the published package', () => {
     // What `npm ci` prints on a fresh machine, from the lockfile alone (a dry run: nothing installed).
     const folder = join(work, 'engines');
     await mkdir(folder);
-    await Promise.all(['package.json', 'package-lock.json'].map((file) => copyFile(join(root, file), join(folder, file))));
+    await Promise.all(['package.json', 'package-lock.json'].map((file) => copyFile(join(REPO_ROOT, file), join(folder, file))));
     const { stderr } = await run('npm', ['ci', '--dry-run', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: folder });
     const warned = [...stderr.matchAll(/EBADENGINE\s+package: '([^']+)'/g)].map(([, name]) => name);
     // file-type 22 (engines: node >= 22) is a dependency of @nestjs/common 12.5 itself, loaded only
@@ -160,10 +160,10 @@ describe('the published package', () => {
       async (spec) => {
         const app = new ConsumerProcess(await nodeBinary(spec), folder(), shutdown === 'process-exit' ? { SHUTDOWN: 'process-exit' } : {});
         try {
-          await app.waitForLine(new RegExp(`^started as ${format}, leader true$`));
+          // Bounded within the test's own timeout, so that a failure shows the app's output.
+          await app.waitForLine(new RegExp(`^started as ${format}, leader true$`), { timeoutMs: 45_000 });
           await app.waitForLine(/^gated job ran in election default$/);
-          app.terminate();
-          const exit = await app.exited;
+          const exit = await app.stop();
           // Plain enableShutdownHooks() re-raises the signal after closing the app (a shell shows
           // 128 + 15 = 143); useProcessExit exits with 0. Either way the app closed first.
           expect(exit).toEqual(shutdown === 'hooks' ? { code: null, signal: 'SIGTERM' } : { code: 0, signal: null });
@@ -182,7 +182,7 @@ describe('the published package', () => {
     expect(pkg.bin).toEqual({ 'nestjs-cluster-leader-elector': './dist/cli/leader-elector.cli.js' });
     const bin = new URL(`../${pkg.bin['nestjs-cluster-leader-elector']}`, import.meta.url).pathname;
     expect((await readFile(bin, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
-    const { stdout } = await run(process.execPath, [bin, '--help'], { cwd: root });
+    const { stdout } = await run(process.execPath, [bin, '--help'], { cwd: REPO_ROOT });
     expect(stdout).toContain('Usage: nestjs-cluster-leader-elector --election=<lease name> [flags]');
   });
 });

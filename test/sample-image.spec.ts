@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerProcess } from './packaging/consumer-app.js';
+import { REPO_ROOT } from './support/repo-root.js';
+import { tsc } from './support/tsc.js';
 
 const run = promisify(execFile);
-const root = new URL('..', import.meta.url).pathname;
-const tsc = join(root, 'node_modules/typescript/bin/tsc');
 
 interface Lockfile {
   packages: Record<string, { version?: string; dev?: boolean }>;
 }
-const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFile(join(root, path), 'utf8')) as T;
+const readJson = async <T>(path: string): Promise<T> => JSON.parse(await readFile(join(REPO_ROOT, path), 'utf8')) as T;
 
 /**
  * What sample/Dockerfile's final stage holds, built without Docker: sample/package.json and its
@@ -27,15 +27,15 @@ describe('the sample image', () => {
   beforeAll(async () => {
     image = await mkdtemp(join(tmpdir(), 'nestjs-cluster-leader-sample-image-'));
     const install = async () => {
-      await cp(join(root, 'sample/package.json'), join(image, 'package.json'));
-      await cp(join(root, 'sample/package-lock.json'), join(image, 'package-lock.json'));
+      await cp(join(REPO_ROOT, 'sample/package.json'), join(image, 'package.json'));
+      await cp(join(REPO_ROOT, 'sample/package-lock.json'), join(image, 'package-lock.json'));
       // The same versions as the repository's lockfile (checked below) are in npm's cache after
       // `npm ci`, so this needs no network.
       await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: image });
     };
     // Compiled as `npm run build:sample` does, straight into the image folder, so this file never
     // touches the dist-sample/ that other test files run.
-    const build = run(process.execPath, [tsc, '-p', 'tsconfig.sample.json', '--outDir', join(image, 'dist-sample')], { cwd: root });
+    const build = tsc(['-p', 'tsconfig.sample.json', '--outDir', join(image, 'dist-sample')]);
     await Promise.all([install(), build]);
   }, 120_000);
 
@@ -74,15 +74,14 @@ describe('the sample image', () => {
       const status = (await (await fetch(`http://127.0.0.1:${port}/status`)).json()) as { isLeader: boolean; runs: number };
       expect(status.isLeader).toBe(true);
       expect(status.runs).toBeGreaterThanOrEqual(1);
-      sample.terminate();
-      expect(await sample.exited).toEqual({ code: 0, signal: null });
+      expect(await sample.stop()).toEqual({ code: 0, signal: null });
     } finally {
       await sample.kill();
     }
   });
 
   it('is built by a Dockerfile whose final stage installs exactly that, and no build output but the sample', async () => {
-    const dockerfile = await readFile(join(root, 'sample/Dockerfile'), 'utf8');
+    const dockerfile = await readFile(join(REPO_ROOT, 'sample/Dockerfile'), 'utf8');
     const stages = dockerfile.split(/^FROM /m).slice(1);
     expect(stages).toHaveLength(2);
     const final = stages[1];

@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
+import { writeUserKubeConfig } from './support/kubeconfig-file.js';
 import { buildSample, SampleProcess, type SampleRun, type SampleStatus } from './support/sample-process.js';
 
 /**
@@ -157,20 +158,9 @@ describe('the sample with three replicas on the Lease backend: each tick once, n
     directory = await mkdtemp(join(tmpdir(), 'sample-lease-'));
     await Promise.all(
       pods.map(async (pod) => {
-        // One API user per pod, as each pod has its own service account token.
-        const token = server.addUser(pod);
-        const kubeconfig = join(directory, `${pod}.kubeconfig`);
-        await writeFile(kubeconfig, JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Config',
-          clusters: [{ name: 'test', cluster: { server: server.url, 'insecure-skip-tls-verify': true } }],
-          users: [{ name: pod, user: { token } }],
-          contexts: [{ name: 'test', context: { cluster: 'test', user: pod, namespace: 'default' } }],
-          'current-context': 'test',
-        }));
         samples.set(pod, await SampleProcess.start({
           MY_POD_NAME: pod,
-          KUBECONFIG: kubeconfig,
+          KUBECONFIG: await writeUserKubeConfig(server, pod, directory),
           LEADER_ELECTION_BACKEND: 'lease',
           LEADER_ELECTION_NAMESPACE: 'default',
           LEASE_DURATION_MS: '2000',
@@ -233,7 +223,7 @@ describe('the sample with three replicas on the Lease backend: each tick once, n
 
 describe('the sample with a bad setting', () => {
   it('refuses to start, naming the variable', async () => {
-    const misconfigured = SampleProcess.spawn({ LEADER_ELECTION_BACKEND: 'lease', LEASE_DURATION_MS: '15s' });
+    const misconfigured = new SampleProcess({ LEADER_ELECTION_BACKEND: 'lease', LEASE_DURATION_MS: '15s' });
 
     expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
     expect(misconfigured.log()).toMatch(/Environment variable LEASE_DURATION_MS is "15s": use a whole number of milliseconds/);
@@ -241,7 +231,7 @@ describe('the sample with a bad setting', () => {
   });
 
   it('refuses an unknown SAMPLE_JOB_MISFIRE, naming the variable', async () => {
-    const misconfigured = SampleProcess.spawn({ SAMPLE_JOB_MISFIRE: 'sometimes' });
+    const misconfigured = new SampleProcess({ SAMPLE_JOB_MISFIRE: 'sometimes' });
 
     expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
     expect(misconfigured.log()).toMatch(/SAMPLE_JOB_MISFIRE is "sometimes": use skip, runOnce or runEach/);

@@ -1,9 +1,8 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { SpawnedProcess } from '../support/child-process.js';
 
 const run = promisify(execFile);
 
@@ -125,58 +124,9 @@ export async function createConsumer(
   await writeFile(join(folder, 'src', 'main.ts'), CONSUMER_MAIN);
 }
 
-/** A consumer app's process (`node <script>` in its folder): its output by line, and how it exited. */
-export class ConsumerProcess {
-  /** Every line of stdout and stderr, in order, for assertions and failure messages. */
-  readonly output: string[] = [];
-  readonly stderr: string[] = [];
-  /** Settles once the process exited and its output was read to the end. */
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private readonly child: ChildProcess;
-  private readonly lineWaiters = new Set<(line: string | null) => void>();
-
+/** A consumer app's process (`node <script>` in its folder), with nothing of this environment but PATH. */
+export class ConsumerProcess extends SpawnedProcess {
   constructor(node: string, folder: string, env: Record<string, string> = {}, script = 'dist/main.js') {
-    this.child = spawn(node, [script], {
-      cwd: folder,
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    for (const [stream, sink] of [[this.child.stdout!, undefined], [this.child.stderr!, this.stderr]] as const) {
-      createInterface({ input: stream }).on('line', (line) => {
-        this.output.push(line);
-        sink?.push(line);
-        for (const waiter of [...this.lineWaiters]) waiter(line);
-      });
-    }
-    this.exited = once(this.child, 'close').then(([code, signal]) => {
-      for (const waiter of [...this.lineWaiters]) waiter(null);
-      return { code, signal } as { code: number | null; signal: NodeJS.Signals | null };
-    });
-  }
-
-  /** Resolves with the first line (already seen or to come) that matches; rejects if the process ends first. */
-  waitForLine(pattern: RegExp): Promise<string> {
-    const seen = this.output.find((line) => pattern.test(line));
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const waiter = (line: string | null) => {
-        if (line !== null && !pattern.test(line)) return;
-        this.lineWaiters.delete(waiter);
-        if (line === null) reject(new Error(`exited before printing ${pattern}:\n${this.output.join('\n')}`));
-        else resolve(line);
-      };
-      this.lineWaiters.add(waiter);
-    });
-  }
-
-  /** Sends SIGTERM, as Kubernetes does to stop a pod. */
-  terminate(): void {
-    this.child.kill('SIGTERM');
-  }
-
-  /** Stops the process if it still runs (cleanup after a failed test). */
-  async kill(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-    await this.exited;
+    super(node, [script], { cwd: folder, env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env }, name: `node ${script}` });
   }
 }

@@ -1,69 +1,54 @@
-import { execFile, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import type { SampleRun } from '../../sample/src/report.job.js';
 import type { SampleStatus } from '../../sample/src/status.controller.js';
-import { REPO_ROOT, spawnSample } from './spawn-sample.js';
+import { SpawnedProcess, type WaitOptions } from './child-process.js';
+import { REPO_ROOT } from './repo-root.js';
+import { tsc } from './tsc.js';
+
+const SAMPLE_MAIN = 'dist-sample/sample/src/main.js';
+
+/** What the sample or the library reads from the environment: none of the caller's may leak in. */
+const SAMPLE_ENV = [
+  'PORT', 'SAMPLE_JOB_CRON', 'MY_POD_NAME', 'POD_NAME', 'POD_NAMESPACE', 'KUBERNETES_SERVICE_HOST',
+  'KUBERNETES_SERVICE_PORT', 'KUBECONFIG', 'LEADER_ELECTION_BACKEND', 'LEADER_ELECTION_SIDECAR_URL',
+  'LEADER_ELECTION_LEASE_NAME', 'LEADER_ELECTION_NAMESPACE', 'LEASE_DURATION_MS', 'RENEW_DEADLINE_MS',
+  'RETRY_PERIOD_MS', 'NEST_LOG_LEVEL', 'LEADER_ELECTION_SIDECAR_API_PORT',
+  'SAMPLE_JOB_MISFIRE', 'SAMPLE_FENCED_STORE_URL', 'CLOCK_OFFSET_MS',
+];
 
 /** `GET /status` and `GET /runs` of the sample: its contract with the black-box checks. */
 export type { SampleRun, SampleStatus };
 
 /** Compiles the sample and the library into dist-sample, as `tsc -p tsconfig.sample.json`. */
-export async function buildSample(): Promise<void> {
-  const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
-  await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.sample.json'], { cwd: REPO_ROOT });
-}
-
-/** Exits of the sample: code 0 after a clean shutdown. */
-export interface SampleExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
+export function buildSample(): Promise<void> {
+  return tsc(['-p', 'tsconfig.sample.json']);
 }
 
 /**
- * One sample process, started from the compiled main with only the environment given (none of the
- * test runner's own leader-election or Kubernetes variables leak in). Ready once it logged the line
- * naming its port; PORT=0 lets the OS pick a free port, so there is no race for one.
+ * One sample process, started from the compiled main (build it first) with only the environment
+ * given (none of the caller's own leader-election or Kubernetes variables leak in), its output
+ * uncoloured. PORT=0 lets the OS pick a free port, so there is no race for one: it logs
+ * `Listening on port <port> as ...` once it serves.
  */
-export class SampleProcess {
-  /** Every line written to stdout and stderr, for assertions and for failure messages. */
-  readonly output: string[] = [];
-  /** Settles once the process exited and its output was read to the end. */
-  readonly exited: Promise<SampleExit>;
+export class SampleProcess extends SpawnedProcess {
   port = 0;
-  private readonly child: ChildProcess;
-  private closed = false;
-  /** Called with each new line, and with null once the process is gone. */
-  private readonly lineWaiters = new Set<(line: string | null) => void>();
 
-  private constructor(env: Record<string, string>) {
-    this.child = spawnSample(env);
-    for (const stream of [this.child.stdout!, this.child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        this.output.push(line);
-        for (const waiter of [...this.lineWaiters]) waiter(line);
-      });
-    }
-    this.exited = once(this.child, 'close').then(([code, signal]) => {
-      this.closed = true;
-      for (const waiter of [...this.lineWaiters]) waiter(null);
-      return { code, signal } as SampleExit;
+  /** Starts the sample; `detached` puts it in a process group of its own. See `start` to also wait until it serves. */
+  constructor(env: Record<string, string>, { detached = false } = {}) {
+    const base = { ...process.env };
+    for (const name of SAMPLE_ENV) delete base[name];
+    super(process.execPath, [SAMPLE_MAIN], {
+      cwd: REPO_ROOT,
+      env: { ...base, NO_COLOR: '1', PORT: '0', ...env },
+      detached,
+      name: env.MY_POD_NAME ?? 'The sample',
     });
-  }
-
-  /** Starts the sample; see `start` to also wait until it serves. */
-  static spawn(env: Record<string, string>): SampleProcess {
-    return new SampleProcess(env);
   }
 
   /** Starts the sample and resolves once it listens, with its port known. */
   static async start(env: Record<string, string>, timeoutMs = 10_000): Promise<SampleProcess> {
     const sample = new SampleProcess(env);
-    const ready = /Listening on port (\d+) as /;
     try {
-      sample.port = Number(ready.exec(await sample.waitForLine(ready, timeoutMs))![1]);
+      await sample.listening({ timeoutMs });
     } catch (error) {
       await sample.kill(); // the caller never gets it, so it must not outlive this call
       throw error;
@@ -71,25 +56,11 @@ export class SampleProcess {
     return sample;
   }
 
-  /** Resolves with the first output line matching `pattern`; rejects if the process ends first. */
-  waitForLine(pattern: RegExp, timeoutMs = 10_000): Promise<string> {
-    const seen = this.output.find((line) => pattern.test(line));
-    if (seen !== undefined) return Promise.resolve(seen);
-    if (this.closed) return Promise.reject(new Error(`The sample exited without logging ${pattern}:\n${this.log()}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => settle(new Error(`The sample did not log ${pattern} within ${timeoutMs} ms:\n${this.log()}`)), timeoutMs);
-      const waiter = (line: string | null) => {
-        if (line === null) settle(new Error(`The sample exited without logging ${pattern}:\n${this.log()}`));
-        else if (pattern.test(line)) settle(undefined, line);
-      };
-      const settle = (error?: Error, line?: string) => {
-        clearTimeout(timer);
-        this.lineWaiters.delete(waiter);
-        if (error) reject(error);
-        else resolve(line!);
-      };
-      this.lineWaiters.add(waiter);
-    });
+  /** Resolves with its port (also kept in `port`) once it serves HTTP; rejects if it exits first. */
+  async listening(options?: WaitOptions): Promise<number> {
+    const ready = /Listening on port (\d+) as /;
+    this.port = Number(ready.exec(await this.waitForLine(ready, options))![1]);
+    return this.port;
   }
 
   async runs(): Promise<SampleRun[]> {
@@ -119,21 +90,5 @@ export class SampleProcess {
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-  }
-
-  /** SIGTERM, as Kubernetes sends it, then the exit. */
-  stop(): Promise<SampleExit> {
-    if (!this.closed) this.child.kill('SIGTERM');
-    return this.exited;
-  }
-
-  /** For cleanup after a failure: no process outlives the test file. */
-  kill(): Promise<SampleExit> {
-    if (!this.closed) this.child.kill('SIGKILL');
-    return this.exited;
-  }
-
-  log(): string {
-    return this.output.join('\n');
   }
 }
