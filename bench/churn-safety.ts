@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { currentLeaderJob, LeaderOnly } from '../lib/index.js';
+import { LEDGER_ANNOTATION } from '../lib/ledger/ledger-record.js';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
 import { LeadershipTimeline, type LeadershipInterval } from '../test/support/leadership-timeline.js';
 import { closeCandidate, startLeaseCandidate, type LeaseTimings, type NestCandidate } from './nest-candidate.js';
@@ -28,10 +29,17 @@ export type ChurnAction =
   /** The leader dies while something keeps writing labels on its Lease. */
   | 'metadata-churn'
   /** A renew is applied but its answer lost, then the leader shuts down gracefully. */
-  | 'lost-answer-graceful';
+  | 'lost-answer-graceful'
+  /** Every request takes longer than the job's period for a few seconds (claims queue behind writes). */
+  | 'slow-api'
+  /** The leader's next writes get 429 with Retry-After: 2 (API Priority and Fairness). */
+  | 'retry-after'
+  /** The ledger annotation is stripped from the Lease, as `kubectl annotate ... ledger-` does. */
+  | 'ledger-stripped';
 
 export const CHURN_ACTIONS: readonly ChurnAction[] = [
   'crash', 'graceful', 'partition', 'outage', 'twin', 'delete', 'duration-removed', 'metadata-churn', 'lost-answer-graceful',
+  'slow-api', 'retry-after', 'ledger-stripped',
 ];
 
 export interface ChurnResult {
@@ -248,6 +256,30 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
           } finally {
             clearInterval(churner);
           }
+          break;
+        }
+        case 'slow-api':
+          server.faults.latencyMs = 1_200;
+          await sleep(3_000 + Math.random() * 2_000);
+          server.faults.latencyMs = 0;
+          await leaderNow();
+          break;
+        case 'retry-after':
+          server.faults.failNext(2, 429, { retryAfterSeconds: 2, when: (request) => request.user === leader.user });
+          await sleep(4_000);
+          await leaderNow();
+          break;
+        case 'ledger-stripped': {
+          const lease = server.getLease('default', 'churn');
+          if (lease) {
+            const { [LEDGER_ANNOTATION]: _stripped, ...annotations } = lease.metadata.annotations ?? {};
+            server.putLease('default', { ...lease, metadata: { ...lease.metadata, annotations } });
+          }
+          // Then the leader crashes: the next one must not rerun what the stripped ledger held.
+          server.faults.partition(leader.user, true);
+          retire(leader);
+          await spawn();
+          await nextLeader(leader);
           break;
         }
         case 'lost-answer-graceful': {

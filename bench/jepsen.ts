@@ -14,11 +14,12 @@ import { sleep } from './stats.js';
  * Each tick once, Jepsen style: three sample replicas as separate processes whose wall clocks are
  * offset from each other (a preload shifts Date per process), a per-second cron that claims its
  * ticks with `missedRuns: 'runEach'`, and faults in turn: a graceful shutdown, a crash (SIGKILL),
- * a pause (SIGSTOP) longer than the lease, and a partition from the API. Every run writes
+ * a pause (SIGSTOP) longer than the lease, a partition from the API, an API slower than the
+ * job's period, and 429s with Retry-After to the leader's writes. Every run writes
  * (tick, fencing token) to a store that refuses a token lower than one it has seen. Counted from
  * the store: ticks written twice, ticks nobody wrote, stale writes refused.
  */
-export type JepsenFault = 'graceful' | 'crash' | 'pause' | 'partition';
+export type JepsenFault = 'graceful' | 'crash' | 'pause' | 'partition' | 'slow-api' | 'retry-after';
 
 export interface JepsenConfig {
   timings: LeaseTimings;
@@ -39,7 +40,7 @@ export interface JepsenResult {
 }
 
 const LEASE = 'jepsen';
-const FAULTS: JepsenFault[] = ['graceful', 'pause', 'crash', 'partition'];
+const FAULTS: JepsenFault[] = ['graceful', 'pause', 'crash', 'partition', 'slow-api', 'retry-after'];
 const PRELOAD = pathToFileURL(fileURLToPath(new URL('./clock-offset.preload.js', import.meta.url))).href;
 
 interface Write {
@@ -74,7 +75,7 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
   const writes: Write[] = [];
   const store = await startStore(writes);
   const replicas = new Map<string, { replica: Replica; offsetMs: number }>();
-  const faults: Record<JepsenFault, number> = { graceful: 0, crash: 0, pause: 0, partition: 0 };
+  const faults: Record<JepsenFault, number> = { graceful: 0, crash: 0, pause: 0, partition: 0, 'slow-api': 0, 'retry-after': 0 };
   const stop = new AbortController();
   let serial = 0;
 
@@ -153,6 +154,16 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
           await nextLeader(current.name);
           await sleep(1_000);
           server.faults.partition(current.name, false);
+          break;
+        case 'slow-api':
+          // Every write takes longer than the job's period: claims must neither repeat nor queue up.
+          server.faults.latencyMs = 1_500;
+          await sleep(4_000);
+          server.faults.latencyMs = 0;
+          break;
+        case 'retry-after':
+          server.faults.failNext(3, 429, { retryAfterSeconds: 2, when: (request) => request.user === current.name });
+          await sleep(4_000);
           break;
       }
       await sleep(2_000 + Math.random() * 1_000);

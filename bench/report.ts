@@ -239,7 +239,7 @@ export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
       table(`10. Each tick once, separate processes (clocks ${j.config.offsetsMs.join(' / ')} ms; timings ${timingsLabel(j.config.timings)}; ${ms(j.config.durationMs)} of faults)`,
         ['figure', 'value'],
         [
-          ['faults (graceful/pause/crash/partition)', `${j.faults.graceful}/${j.faults.pause}/${j.faults.crash}/${j.faults.partition}`],
+          ['faults (graceful/pause/crash/partition/slow API/429 Retry-After)', `${j.faults.graceful}/${j.faults.pause}/${j.faults.crash}/${j.faults.partition}/${j.faults['slow-api']}/${j.faults['retry-after']}`],
           ['seconds observed', String(j.seconds)],
           ['writes to the fenced store (of which catch-ups)', `${j.writes} (${j.catchUpWrites})`],
           ['ticks run twice', String(j.ticksRunTwice)],

@@ -157,6 +157,18 @@ describe('the bin as processes on one Lease', () => {
       await new Promise((resolve) => blocker.close(resolve));
     }
   });
+  it('releases on SIGTERM a Lease it acquired though the answer never came (issue 18.6)', async () => {
+    const lease = 'cli-lost-answer-lease';
+    server.faults.loseAnswers(1, 'pod-e');
+    const elector = new ElectorProcess([`--election=${lease}`, '--election-namespace=default', '--id=pod-e', '--ttl=10s'], {
+      KUBECONFIG: await writeUserKubeConfig(server, 'pod-e', directory),
+    });
+    processes.push(elector);
+    // Its create was applied; its answer is held back until the command gives up on it.
+    await expect.poll(() => server.getLease('default', lease)?.spec?.holderIdentity).toBe('pod-e');
+    expect(await elector.stop()).toEqual({ code: 0, signal: null });
+    expect(server.getLease('default', lease)?.spec?.holderIdentity).toBe('');
+  });
 });
 
 describe('the bin\'s command line', () => {
