@@ -203,6 +203,28 @@ describe('each tick once, under attack', () => {
     });
   });
 
+  it('a claim applied while its answer was lost, given up at a graceful shutdown, counts as missed: the next leader runs it once', async () => {
+    const a = await cronCandidate('pod-a', { options: { missedRuns: 'runEach' } });
+    await recorder.waitFor(() => recorder.runs.length >= 1);
+    const b = await cronCandidate('pod-b', { options: { missedRuns: 'runEach' } });
+    await cluster.timeline.until(() => b.leader.leader() === 'pod-a');
+    const last = Math.max(...recorder.scheduledTimes());
+    let lost: number | undefined;
+    cluster.server.faults.loseAnswers(1, 'pod-a', {
+      when: (request) => {
+        const entry = ledgerOf(request)?.get(CRON_KEY);
+        if (entry?.state !== 'claimed' || entry.fireTime <= last) return false;
+        lost = entry.fireTime;
+        return true;
+      },
+    });
+    await expect.poll(() => lost, { timeout: 5_000 }).toBeDefined();
+    await cluster.close(a); // gives the claim up before any answer came; releases after its drain
+    await recorder.waitFor(() => recorder.runs.some((run) => run.identity === 'pod-b' && run.context.scheduledAt!.getTime() > lost!));
+    expect(recorder.scheduledTimes().filter((time) => time === lost)).toHaveLength(1);
+    expect(recorder.duplicates()).toEqual([]);
+  });
+
   it('7. with releaseOnShutdown: false, the last finished run is still recorded as finished', async () => {
     const a = await cronCandidate('pod-a', { lease: { releaseOnShutdown: false } });
     await recorder.waitFor(() => recorder.runs.length >= 2);

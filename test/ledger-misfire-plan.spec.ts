@@ -25,6 +25,7 @@ interface Row {
   runningHere?: boolean;
   /** @Interval(): ms since the last claim, on this process's clock. */
   since?: number;
+  neverRan?: boolean;
   expected: Partial<MisfirePlan>;
 }
 
@@ -36,6 +37,7 @@ function plan(row: Row): MisfirePlan {
     nowMs: row.now,
     runningHere: row.runningHere ?? false,
     sinceLastClaimMs: row.since,
+    claimNeverRan: row.neverRan,
   });
 }
 
@@ -168,6 +170,16 @@ describe('planMisfires for @Cron jobs', () => {
       name: 'a new leader with nothing missed',
       options: { missedRuns: 'runEach' }, entry: succeeded(H(10)), trigger: 'leadershipStarted', now: H(10) + 30 * 60_000,
       expected: { runs: [], claim: undefined, dropped: [], interrupted: undefined },
+    },
+    {
+      name: 'a new leader finds a claim that never ran (its term released the Lease with it open): missed, caught up as the policy says',
+      options: { missedRuns: 'runEach' }, entry: claimed(H(9), 2), neverRan: true, trigger: 'leadershipStarted', now: H(10) + 20_000,
+      expected: { runs: [expect.objectContaining({ fireTime: H(9), kind: 'catchUp' }), expect.objectContaining({ fireTime: H(10), kind: 'catchUp' })], interrupted: undefined },
+    },
+    {
+      name: "a claim that never ran, missedRuns 'skip': dropped with the other missed fire times, not reported as interrupted",
+      entry: claimed(H(9), 2), neverRan: true, now: TICK,
+      expected: { runs: runs(H(10)), interrupted: undefined, dropped: [{ reason: 'missedRunsSkip', fireTimes: [H(9)], truncated: false }] },
     },
     {
       name: 'a new leader finds the last claim interrupted, at least once',

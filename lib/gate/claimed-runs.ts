@@ -5,7 +5,6 @@ import type { ElectionEvents, JobRunLedger } from '../leadership/election-events
 import { TICKS_DROPPED, TICK_INTERRUPTED } from '../leader-election.messages.js';
 import { isLaterEntry, type LedgerEntry } from '../ledger/ledger-record.js';
 import { planMisfires, type MisfirePlan, type PlannedRun, type PlanTrigger } from '../ledger/misfire-plan.js';
-import type { TickLedger } from '../ledger/tick-ledger.interface.js';
 import type { RegisteredJob } from './gated-job.js';
 
 /** What the gate lends ClaimedRuns: its running counts, and a run of the method. */
@@ -62,13 +61,16 @@ export class ClaimedRuns {
     const ledger = state.ledger!;
     const { policy, job } = entry;
     const term = context.term ?? 0;
+    const stored = ledger.entry(policy.ledgerKey);
+    const planEntry = this.plannedEntry(entry, stored, term);
     const plan = planMisfires({
       policy,
-      entry: this.plannedEntry(entry, ledger, term),
+      entry: planEntry,
       trigger,
       nowMs: Date.now(),
       runningHere: entry.running > 0,
       sinceLastClaimMs: ledger.sinceClaimMs(policy.ledgerKey),
+      claimNeverRan: planEntry === stored && ledger.claimNeverRan(policy.ledgerKey),
     });
     this.report(job, plan);
     if (plan.claim === undefined) {
@@ -141,8 +143,7 @@ export class ClaimedRuns {
   }
 
   /** The ledger's entry, or the last fire time a plan of this term has taken on, if later. */
-  private plannedEntry(entry: RegisteredJob, ledger: TickLedger, term: number): LedgerEntry | undefined {
-    const stored = ledger.entry(entry.policy.ledgerKey);
+  private plannedEntry(entry: RegisteredJob, stored: LedgerEntry | undefined, term: number): LedgerEntry | undefined {
     const planned = entry.planned;
     if (planned === undefined || planned.term !== term) return stored;
     const reserved: LedgerEntry = { fireTime: planned.fireTime, state: 'claimed', term };

@@ -22,6 +22,11 @@ export interface MisfirePlanInput {
    * (TickLedger.sinceClaimMs). Undefined: judged from the entry's fire time and `nowMs`.
    */
   readonly sinceLastClaimMs?: number;
+  /**
+   * The entry's claim provably never ran (TickLedger.claimNeverRan): its fire time counts as
+   * missed, not as interrupted.
+   */
+  readonly claimNeverRan?: boolean;
 }
 
 export type RunKind =
@@ -104,7 +109,8 @@ export interface MisfirePlan {
  *  2. A tick at or before the ledger's last claimed fire time never runs, whatever this pod's
  *     clock says (clock skew at a handover, a tick the previous leader already claimed).
  *  3. An entry still `claimed` that is not running here was interrupted: rerun it (at least once,
- *     unless older than the starting deadline) or log it (at most once, the default).
+ *     unless older than the starting deadline) or log it (at most once, the default). A claim that
+ *     provably never ran (its term released the Lease with it still open) is a missed fire time.
  *  4. Fire times between the last claim and this tick (or now, for a new leader) were missed:
  *     skipped and logged, run once for all, or run each (the `maxMissedRuns` most recent within
  *     the starting deadline); older ones are dropped and logged.
@@ -118,7 +124,8 @@ export function planMisfires(input: MisfirePlanInput): MisfirePlan {
   throw new Error(`${policy.job}: planMisfires() is for jobs that claim @Cron() or @Interval() ticks`);
 }
 
-function planCron(input: MisfirePlanInput, fireTimes: CronFireTimes): MisfirePlan {
+function planCron(original: MisfirePlanInput, fireTimes: CronFireTimes): MisfirePlan {
+  const input = original.claimNeverRan && original.entry !== undefined ? asMissed(original, original.entry) : original;
   const { policy, entry, nowMs, runningHere } = input;
   const lookBackMs = Math.max(DEFAULT_LOOK_BACK_MS, policy.startingDeadlineMs ?? 0);
   const fireTime = input.trigger === 'tick' ? fireTimes.tickFireTime(nowMs, { lookBackMs }) : undefined;
@@ -221,6 +228,11 @@ function interruption(input: MisfirePlanInput, cutoff: number, runs: PlannedRun[
   if (fireTime < cutoff) return { fireTime, term, action: 'dropped' };
   runs.push(run(fireTime, 'rerun'));
   return { fireTime, term, action: 'rerun' };
+}
+
+/** The entry as if its claim had not been made: its fire time is then one of the missed ones. */
+function asMissed(input: MisfirePlanInput, entry: LedgerEntry): MisfirePlanInput {
+  return { ...input, entry: { fireTime: entry.fireTime - 1, state: 'succeeded', term: entry.term } };
 }
 
 function run(fireTime: number, kind: RunKind, covers: readonly number[] = [], coversTruncated = false): PlannedRun {

@@ -15,6 +15,12 @@ export interface TickLedger {
    */
   sinceClaimMs(key: string): number | undefined;
   /**
+   * The job's last claim is still open but provably never ran: the term that made it released the
+   * Lease, which happens only once that term's jobs have finished and recorded how they ended
+   * (a claim whose write was applied while its answer was lost, given up at shutdown).
+   */
+  claimNeverRan(key: string): boolean;
+  /**
    * Records the claim with a conditional write that renews the Lease too (one write carries every
    * claim made meanwhile). Resolves true only once a write carrying it succeeded within this
    * process's current term `entry.term`, which is still running: then, and only then, may the

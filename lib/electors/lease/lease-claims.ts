@@ -38,6 +38,10 @@ export class LeaseClaims implements TickLedger {
     return this.context.ledger.sinceClaimMs(key);
   }
 
+  claimNeverRan(key: string): boolean {
+    return this.context.ledger.claimNeverRan(key);
+  }
+
   claim(key: string, entry: LedgerEntry, notAfterMs = Number.POSITIVE_INFINITY): Promise<boolean> {
     const { rounds, ledger, observation, state } = this.context;
     if (rounds.stopped || !rounds.holding || rounds.handingOver || entry.term !== rounds.ownTerm?.leaseTransitions || !state.isLeader()) {

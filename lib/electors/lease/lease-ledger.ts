@@ -9,6 +9,10 @@ import {
   type LedgerDocument,
   type LedgerEntry,
 } from '../../ledger/ledger-record.js';
+import { INCARNATION_ANNOTATION } from './resourcelock/lease-record.js';
+
+/** How many released terms are remembered: enough for every handover a pod may still plan around. */
+const MAX_RELEASED_TERMS = 16;
 
 /** What a write of the ledger carries, to be settled once the write's outcome is known. */
 export interface LedgerWrite {
@@ -65,6 +69,8 @@ export class LeaseLedger {
   private decoded: { value: string | undefined; result: DecodedLedger } | undefined;
   /** The version marks and unknown fields of the last value seen, to write back. */
   private document: LedgerDocument = CURRENT_DOCUMENT;
+  /** Terms seen to end with our release (holder "", 1 s, our annotation): their open claims never ran. */
+  private readonly releasedTerms = new Set<number>();
 
   constructor(
     /** `readOnlyVersion`: the newer format that forbids this version to write (an error, not a warning). */
@@ -86,6 +92,11 @@ export class LeaseLedger {
     return latest === undefined ? undefined : Math.max(0, this.now() - latest.claimedAt);
   }
 
+  claimNeverRan(key: string): boolean {
+    const entry = this.entry(key);
+    return entry?.state === 'claimed' && this.releasedTerms.has(entry.term);
+  }
+
   /** Whether this process may write the ledger of this Lease (false: a newer format forbids it). */
   writable(lease: V1Lease | null): boolean {
     return lease === null || !this.decode(lease).readOnly;
@@ -93,6 +104,7 @@ export class LeaseLedger {
 
   /** Takes in every Lease the elector sees: what it says is known from now on. */
   seen(lease: V1Lease): void {
+    this.noteRelease(lease);
     const decoded = this.decode(lease);
     if (decoded.readOnly) return;
     this.document = decoded.document;
@@ -212,6 +224,19 @@ export class LeaseLedger {
   /** The write succeeded: what it carried is in the Lease (confirm() settles the claims). */
   written({ claims }: LedgerWrite): void {
     for (const claim of claims) claim.written = true;
+  }
+
+  /**
+   * A release by one of our processes (client-go's tryRelease, as LeaseRelease writes it) comes
+   * only after that term's jobs drained and the release carried how each ended: a claim of that
+   * term still open then was given up before it ran.
+   */
+  private noteRelease(lease: V1Lease): void {
+    const spec = lease.spec;
+    const ours = lease.metadata?.annotations?.[INCARNATION_ANNOTATION] !== undefined;
+    if (!ours || spec?.holderIdentity || spec?.leaseDurationSeconds !== 1 || typeof spec.leaseTransitions !== 'number') return;
+    if (this.releasedTerms.size >= MAX_RELEASED_TERMS) this.releasedTerms.delete(this.releasedTerms.values().next().value!);
+    this.releasedTerms.add(spec.leaseTransitions);
   }
 
   /** The latest of what this process knows and claims of one job. */

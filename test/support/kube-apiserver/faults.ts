@@ -42,7 +42,7 @@ export class Faults {
   private hanging = false;
   private readonly failures: InjectedFailure[] = [];
   private readonly partitioned = new Set<string>();
-  private readonly lostAnswers: { user: string | undefined }[] = [];
+  private readonly lostAnswers: { user: string | undefined; when?: (request: FailedRequest) => boolean }[] = [];
   private reusedConnectionDrops = 0;
 
   constructor(private readonly host: FaultHost) {}
@@ -86,13 +86,14 @@ export class Faults {
    * applied, and then their answer never comes: the request stays open until the client gives up,
    * as when a reply is lost on the way back. The client cannot tell whether the write happened.
    */
-  loseAnswers(count: number, user?: string): void {
-    for (let i = 0; i < count; i++) this.lostAnswers.push({ user });
+  loseAnswers(count: number, user?: string, { when }: { when?: (request: FailedRequest) => boolean } = {}): void {
+    for (let i = 0; i < count; i++) this.lostAnswers.push({ user, when });
   }
 
-  /** Consumes one queued lost answer that applies to this user's write, if any. */
-  takeLostAnswer(user: string | null): boolean {
-    const index = this.lostAnswers.findIndex((lost) => lost.user === undefined || lost.user === user);
+  /** Consumes one queued lost answer that applies to this write (its user, and `when`), if any. */
+  takeLostAnswer(request: FailedRequest): boolean {
+    const { user } = request;
+    const index = this.lostAnswers.findIndex((lost) => (lost.user === undefined || lost.user === user) && (lost.when === undefined || lost.when(request)));
     if (index < 0) return false;
     this.lostAnswers.splice(index, 1);
     return true;

@@ -589,7 +589,7 @@ export class KubeApiServer extends EventEmitter {
 
   private sendAnswer(exchange: Exchange, answer: Answer): void {
     // The write is applied (the store already changed); only its answer goes missing.
-    if (WRITE_VERBS.has(exchange.verb) && this.faults.takeLostAnswer(exchange.user)) return this.loseAnswer(exchange);
+    if (WRITE_VERBS.has(exchange.verb) && this.faults.takeLostAnswer({ user: exchange.user, verb: exchange.verb, body: exchange.body })) return this.loseAnswer(exchange);
     const headers: Record<string, string | string[]> = {};
     if (answer.warnings) headers.Warning = answer.warnings;
     this.send(exchange, answer.status, answer.json, headers);
