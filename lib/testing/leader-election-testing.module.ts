@@ -55,7 +55,7 @@ export class LeaderElectionTestingModule {
         },
         {
           provide: TestLeadership,
-          useFactory: (electors: ReadonlyMap<string, TestElector>, registry: ElectionRegistry) => new TestLeadership(electors, registry.gate),
+          useFactory: (electors: ReadonlyMap<string, TestElector>, registry: ElectionRegistry) => TestLeadership.create(electors, registry.gate, options),
           inject: [TEST_ELECTORS, ElectionRegistry],
         },
       ],
