@@ -41,7 +41,10 @@ export class ClusterLeaderService {
     return this.election(election).state.leader;
   }
 
-  /** The current term (the Lease's leaseTransitions), usable as a fencing token; null if none. */
+  /**
+   * The current term (the Lease's leaseTransitions); null if none. Not a fencing token: it restarts
+   * at 0 when the Lease is re-created. A job's fencing token is `currentLeaderJob().fencingToken`.
+   */
   term(election: string = DEFAULT_ELECTION): number | null {
     return this.election(election).state.term;
   }
@@ -76,7 +79,7 @@ export class ClusterLeaderService {
     });
   }
 
-  /** Inside a @LeaderOnly() job: its election, term (fencing token) and AbortSignal. */
+  /** Inside a @LeaderOnly() job: its election, term, fencing token, fire time and AbortSignal. */
   currentJob(): LeaderJobContext | undefined {
     return currentLeaderJob();
   }

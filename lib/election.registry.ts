@@ -1,6 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { loadKubeConfig } from './electors/lease/resourcelock/kube-config.js';
 import { JobGate } from './gate/job-gate.js';
 import type { LeaderElectionModuleOptions } from './interfaces/leader-election-options.interface.js';
 import { ElectionState } from './leadership/election-state.js';
@@ -8,15 +6,14 @@ import { monotonicNow } from './leadership/monotonic-clock.js';
 import type { ElectorStatus } from './electors/leader-elector.interface.js';
 import { ElectionEvents } from './leadership/election-events.js';
 import { SkippedTicksSummary } from './observability/skipped-ticks.summary.js';
-import { DEFAULT_ELECTION } from './leader-election.constants.js';
 import { LEADER_ELECTION_MODULE_OPTIONS } from './leader-election.module-definition.js';
 import { resolveOptions, type ResolvedOptions } from './options/resolve-options.js';
 
 /**
  * The application's elections, built once from the validated options: one ElectionState per
  * election, and the gate that every @LeaderOnly() job of this application goes through.
- * Constructing it validates the options and loads each Lease election's kubeconfig, so a bad
- * option or an unusable kubeconfig stops the app before it starts.
+ * Constructing it validates the options, so a bad option stops the app before it starts (the
+ * Lease elections' kubeconfigs are loaded next, with the Lease backend: lease-backend.loader.ts).
  */
 @Injectable()
 export class ElectionRegistry {
@@ -27,18 +24,9 @@ export class ElectionRegistry {
   readonly events = new ElectionEvents();
   /** Each running elector's own status (for health), by election; filled by the orchestrator. */
   readonly electorStatus = new Map<string, () => ElectorStatus | undefined>();
-  /** The KubeConfig of each election on the Lease backend, by election name. */
-  readonly kubeConfigs: ReadonlyMap<string, KubeConfig>;
 
   constructor(@Inject(LEADER_ELECTION_MODULE_OPTIONS) options: LeaderElectionModuleOptions) {
     this.options = resolveOptions(options);
-    this.kubeConfigs = new Map(
-      this.options.elections.flatMap((election) =>
-        election.backend === 'lease'
-          ? [[election.name, loadKubeConfig(election.name === DEFAULT_ELECTION ? '' : `elections.${election.name}.`, election.lease.kubeConfig)] as const]
-          : [],
-      ),
-    );
     this.states = new Map(
       this.options.elections.map((election) => [
         election.name,

@@ -1,5 +1,3 @@
-import type { LeaderElectionBackend } from './interfaces/leader-election-options.interface.js';
-
 /** Every message a user may have to act on, in one place, each saying what to do. */
 
 export const MODULE_NOT_IMPORTED = (job: string) =>
@@ -25,8 +23,26 @@ export const SCHEDULE_MODULE_MISSING = (jobs: string[]) =>
   `and decorated with @LeaderOnly(), but ScheduleModule is not imported, so ${jobs.length === 1 ? 'it' : 'they'} ` +
   `would never run. Import ScheduleModule.forRoot() from @nestjs/schedule in the app module.`;
 
-export const AUTO_BACKEND_CHOSEN = (election: string, backend: LeaderElectionBackend, why: string) =>
-  `Election '${election}': backend 'auto' chose '${backend}' because ${why}.`;
+/**
+ * Outside Kubernetes, `auto` makes every process lead: right for one process on a laptop or in CI,
+ * wrong for several replicas, which would all run every job. A warning, so that it is seen.
+ */
+export const AUTO_CHOSE_STANDALONE = (election: string, why: string) =>
+  `Election '${election}': backend 'auto' chose 'standalone' because ${why}, so this process leads ` +
+  `alone, without asking anyone: several replicas started outside Kubernetes all lead, and all run ` +
+  `every job. Fine for one process on a laptop or in CI. To run several replicas outside ` +
+  `Kubernetes, use backend 'lease' with a kubeconfig (KUBECONFIG or lease.kubeConfig).`;
+
+/** One line per Lease election at start: which Lease, as whom, with which timings. */
+export const LEASE_ELECTION_STARTING = (
+  election: string,
+  lease: { namespace: string; name: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number },
+  identity: string,
+  autoReason: string | undefined,
+) =>
+  `Election '${election}': campaigning for the Lease ${lease.namespace}/${lease.name} as ${identity} ` +
+  `(leaseDurationMs ${lease.leaseDurationMs}, renewDeadlineMs ${lease.renewDeadlineMs}, retryPeriodMs ${lease.retryPeriodMs})` +
+  (autoReason === undefined ? '' : `; backend 'auto' chose 'lease' because ${autoReason}`) + `.`;
 
 export const STANDALONE_IN_KUBERNETES = (election: string) =>
   `Election '${election}' uses backend 'standalone' inside Kubernetes (KUBERNETES_SERVICE_HOST is ` +

@@ -2,6 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ClusterLeaderService } from './cluster-leader.service.js';
 import { ElectionRegistry } from './election.registry.js';
+import { LEASE_BACKEND } from './electors/elector-factory.js';
+import { loadLeaseBackend } from './electors/lease-backend.loader.js';
 import type { LeaderElectionModuleAsyncOptions } from './interfaces/leader-election-async-options.interface.js';
 import type { LeaderElectionModuleOptions } from './interfaces/leader-election-options.interface.js';
 import { LeaderElectionOrchestrator } from './leader-election.orchestrator.js';
@@ -19,7 +21,15 @@ import { ObservabilityInstaller } from './observability/observability.installer.
  */
 @Module({
   imports: [DiscoveryModule],
-  providers: [ElectionRegistry, LeaderOnlyExplorer, LeaderElectionOrchestrator, ClusterLeaderService, ObservabilityInstaller],
+  providers: [
+    ElectionRegistry,
+    // Loaded while the app is created, and only for Lease elections: see loadLeaseBackend.
+    { provide: LEASE_BACKEND, useFactory: (registry: ElectionRegistry) => loadLeaseBackend(registry.options.elections), inject: [ElectionRegistry] },
+    LeaderOnlyExplorer,
+    LeaderElectionOrchestrator,
+    ClusterLeaderService,
+    ObservabilityInstaller,
+  ],
   exports: [ClusterLeaderService],
 })
 export class LeaderElectionModule extends ConfigurableLeaderElectionModule {

@@ -7,10 +7,13 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { createElector, ELECTOR_FACTORY, type ElectorFactory } from './electors/create-elector.js';
+import { buildElector, ELECTOR_FACTORY, LEASE_BACKEND, type ElectorFactory, type LeaseBackend } from './electors/elector-factory.js';
 import type { LeaderElector } from './electors/leader-elector.interface.js';
 import { ElectionRegistry } from './election.registry.js';
-import { AUTO_BACKEND_CHOSEN, STANDALONE_IN_KUBERNETES } from './leader-election.messages.js';
+import { AUTO_CHOSE_STANDALONE, LEASE_ELECTION_STARTING, STANDALONE_IN_KUBERNETES } from './leader-election.messages.js';
+import { LeaderOnlyExplorer, type OptionsNotInForce } from './leader-only.explorer.js';
+import { LEDGER_OPTIONS_NOT_IN_FORCE } from './ledger/ledger.messages.js';
+import type { ResolvedElection } from './options/resolve-options.js';
 import { SidecarApiServer } from './sidecar-api/sidecar-api.server.js';
 
 /**
@@ -23,6 +26,12 @@ import { SidecarApiServer } from './sidecar-api/sidecar-api.server.js';
  *      follower takes over at once; one whose jobs still run does not, and its Lease expires.
  * The drop-in sidecar answer (`serveSidecarApi`) listens before any elector starts, so a port in
  * use stops the app before it campaigns, and closes last, after the Lease is released.
+ * Each election says at start, once, what a user must know of it (which Lease, as whom, with which
+ * timings; what `auto` chose and why; which job options its backend does not put in force); an
+ * app test's elections (LeaderElectionTestingModule) say nothing of it, since no backend runs.
+ *
+ * Every hook also works after a failed start (app.init() rejected, then app.close()): it acts only
+ * on what was started.
  */
 @Injectable()
 export class LeaderElectionOrchestrator
@@ -34,8 +43,11 @@ export class LeaderElectionOrchestrator
 
   constructor(
     private readonly registry: ElectionRegistry,
+    private readonly explorer: LeaderOnlyExplorer,
     /** Replaces the backends' electors: provided only by LeaderElectionTestingModule. */
     @Optional() @Inject(ELECTOR_FACTORY) private readonly electorFactory?: ElectorFactory,
+    /** The Lease backend, loaded only when an election uses it (LeaderElectionModule provides it). */
+    @Optional() @Inject(LEASE_BACKEND) private readonly leaseBackend?: LeaseBackend,
   ) {
     this.sidecarApi = SidecarApiServer.fromOptions(registry.options, registry.states);
   }
@@ -45,6 +57,7 @@ export class LeaderElectionOrchestrator
     const { gate, options } = this.registry;
     // Before any elector starts, so the first leadership of each election is seen (catch-up).
     gate.start();
+    const notInForce = new Map(this.explorer.optionsNotInForce().map(({ election, jobs }) => [election, jobs]));
     for (const election of options.elections) {
       const state = this.registry.states.get(election.name)!;
       const jobs = { drain: async () => Object.keys(await gate.drain(options.drainTimeoutMs, [election.name])).length === 0 };
@@ -52,12 +65,22 @@ export class LeaderElectionOrchestrator
         this.start(election.name, this.electorFactory(election, state, jobs));
         continue;
       }
-      if (election.autoReason !== undefined) {
-        this.logger.log(AUTO_BACKEND_CHOSEN(election.name, election.backend, election.autoReason));
-      } else if (election.backend === 'standalone' && this.registry.options.insideKubernetes) {
-        this.logger.warn(STANDALONE_IN_KUBERNETES(election.name));
-      }
-      this.start(election.name, createElector(election, state, this.registry.kubeConfigs, jobs));
+      this.logStart(election, notInForce.get(election.name));
+      this.start(election.name, buildElector(election, state, jobs, this.leaseBackend));
+    }
+  }
+
+  /** What a user must know of an election when it starts, once. */
+  private logStart(election: ResolvedElection, notInForce: OptionsNotInForce['jobs'] | undefined): void {
+    if (election.backend === 'lease') {
+      this.logger.log(LEASE_ELECTION_STARTING(election.name, election.lease, election.identity, election.autoReason));
+    } else if (election.backend === 'standalone' && election.autoReason !== undefined) {
+      this.logger.warn(AUTO_CHOSE_STANDALONE(election.name, election.autoReason));
+    } else if (election.backend === 'standalone' && this.registry.options.insideKubernetes) {
+      this.logger.warn(STANDALONE_IN_KUBERNETES(election.name));
+    }
+    if (notInForce !== undefined) {
+      this.logger.warn(LEDGER_OPTIONS_NOT_IN_FORCE(election.name, election.backend, election.autoReason, notInForce));
     }
   }
 

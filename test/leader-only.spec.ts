@@ -1,16 +1,18 @@
-import { Injectable, type Type } from '@nestjs/common';
-import { Cron, Interval, SchedulerRegistry, Timeout } from '@nestjs/schedule';
+import { Injectable, Module, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Cron, Interval, ScheduleModule, SchedulerRegistry, Timeout } from '@nestjs/schedule';
 import { firstValueFrom } from 'rxjs';
 import { filter } from 'rxjs/operators';
 import { describe, expect, it, vi } from 'vitest';
 import {
   currentLeaderJob,
+  LeaderElectionModule,
   LeaderOnly,
   LeaderOnlySetupError,
   type LeaderElectionModuleOptions,
   type LeaderJobContext,
 } from '../lib/index.js';
-import { compileApp, deferred, useFakeTime } from './support/nest-app.js';
+import { compileApp, deferred, RecordingLogger, useFakeTime } from './support/nest-app.js';
 import { HANDOVER_GUARD_MS, nextPoll, passHandoverGuard, POLL_INTERVAL_MS, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
 
 const { apps, start, standInNaming } = useSidecarApps();
@@ -255,13 +257,10 @@ class ScheduledJobs {
 
 describe('@LeaderOnly set up wrongly', () => {
   it('refuses to start scheduled jobs without ScheduleModule, naming them and the fix', async () => {
-    const { app } = await compileApp({ scheduleModule: false, providers: [ScheduledJobs, TickingJob] });
-    apps.push(app);
+    const compiling = compileApp({ scheduleModule: false, providers: [ScheduledJobs, TickingJob] });
 
-    const init = app.init();
-
-    await expect(init).rejects.toThrow(LeaderOnlySetupError);
-    await expect(init).rejects.toThrow(
+    await expect(compiling).rejects.toThrow(LeaderOnlySetupError);
+    await expect(compiling).rejects.toThrow(
       'ScheduledJobs.warmUp, ScheduledJobs.poll, TickingJob.tick are scheduled with @Cron, @Interval or @Timeout and decorated with @LeaderOnly(), but ScheduleModule is not imported, so they would never run. Import ScheduleModule.forRoot() from @nestjs/schedule in the app module.',
     );
   });
@@ -295,18 +294,39 @@ describe('@LeaderOnly set up wrongly', () => {
   });
 
   it('refuses to start when a job names an election that is not configured', async () => {
-    const { app } = await compileApp({
+    const compiling = compileApp({
       leaderElection: { backend: 'standalone', identity: 'pod-a', elections: { reports: { backend: 'standalone' } } },
       providers: [MisnamedElectionJob],
     });
-    apps.push(app);
 
-    const init = app.init();
-
-    await expect(init).rejects.toThrow(LeaderOnlySetupError);
-    await expect(init).rejects.toThrow(
+    await expect(compiling).rejects.toThrow(LeaderOnlySetupError);
+    await expect(compiling).rejects.toThrow(
       "MisnamedElectionJob.tick is decorated with @LeaderOnly({ election: 'nope' }), but no election of that name is configured (configured: 'default', 'reports').",
     );
+  });
+
+  it('stops NestFactory.create() as a bad module option does: Nest logs the message as a startup error, rather than app.listen() throwing a raw stack', async () => {
+    @Module({ imports: [ScheduleModule.forRoot(), LeaderElectionModule.forRoot({ backend: 'standalone', identity: 'pod-a' })], providers: [MisnamedElectionJob] })
+    class AppModule {}
+    const logger = new RecordingLogger();
+
+    const creating = NestFactory.createApplicationContext(AppModule, { logger, abortOnError: false });
+
+    await expect(creating).rejects.toThrow(LeaderOnlySetupError);
+    // Nest's ExceptionHandler, which prints a LeaderElectionConfigError the same way (and exits 1
+    // when abortOnError is left on, as in an app's main.ts).
+    expect(logger.entries.filter((entry) => entry.level === 'error')).toEqual([
+      { level: 'error', context: 'ExceptionHandler', message: expect.stringMatching(/^MisnamedElectionJob\.tick is decorated with @LeaderOnly\(\{ election: 'nope' \}\)/) },
+    ]);
+  });
+
+  it('checks the jobs of a factory provider when the app starts, with the same rules', async () => {
+    const { app } = await compileApp({ providers: [{ provide: 'MISNAMED', useFactory: () => new MisnamedElectionJob() }] });
+    apps.push(app);
+
+    await expect(app.init()).rejects.toThrow("MisnamedElectionJob.tick is decorated with @LeaderOnly({ election: 'nope' })");
+    // A failed start leaves nothing running that close() would trip over.
+    await expect(app.close()).resolves.toBeUndefined();
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LeaderOnlySetupError, type LeaderOnlyOptions } from '../lib/index.js';
-import { assertDistinctLedgerKeys, assertPolicyFitsBackend, claimsTicks, resolveJobPolicy } from '../lib/ledger/job-policy.js';
+import { assertDistinctLedgerKeys, claimsTicks, optionsNotInForce, resolveJobPolicy } from '../lib/ledger/job-policy.js';
 import type { JobSchedule } from '../lib/ledger/job-schedule.js';
 
 const cron: JobSchedule = { kind: 'cron', cronTime: '0 0 * * * *', timeZone: 'UTC', disabled: false, waitForCompletion: false };
@@ -51,7 +51,8 @@ describe('resolveJobPolicy', () => {
   it('takes every option, and lists those only the lease backend can honour', () => {
     const options: LeaderOnlyOptions = { claim: true, missedRuns: 'runEach', maxMissedRuns: 3, startingDeadlineMs: 60_000, interruptedRun: 'rerun', overlap: 'allow' };
     expect(resolveJobPolicy('Jobs.hourly', options, cron)).toMatchObject({
-      ...options, leaseOnlyOptions: ['claim: true', 'missedRuns', 'maxMissedRuns', 'startingDeadlineMs', 'interruptedRun'],
+      ...options,
+      leaseOnlyOptions: ['claim: true', "missedRuns: 'runEach'", 'maxMissedRuns: 3', 'startingDeadlineMs: 60000', "interruptedRun: 'rerun'"],
     });
   });
 
@@ -79,24 +80,24 @@ describe('resolveJobPolicy', () => {
   });
 });
 
-describe('assertPolicyFitsBackend', () => {
-  it('accepts every option on the lease backend, and the defaults everywhere, where jobs simply do not claim', () => {
+describe('optionsNotInForce', () => {
+  it('is empty on the lease backend, and for the defaults everywhere, where jobs simply do not claim', () => {
     const explicit = resolveJobPolicy('Jobs.hourly', { missedRuns: 'runOnce' }, cron);
-    expect(() => assertPolicyFitsBackend('Jobs.hourly', explicit, 'lease')).not.toThrow();
+    expect(optionsNotInForce(explicit, 'lease')).toEqual([]);
     const defaults = resolveJobPolicy('Jobs.hourly', { overlap: 'allow' }, cron);
     for (const backend of ['sidecar', 'standalone'] as const) {
-      expect(() => assertPolicyFitsBackend('Jobs.hourly', defaults, backend)).not.toThrow();
+      expect(optionsNotInForce(defaults, backend)).toEqual([]);
       expect(claimsTicks(defaults, backend)).toBe(false);
     }
     expect(claimsTicks(defaults, 'lease')).toBe(true);
   });
 
-  it('rejects options that need the Lease on another backend', () => {
+  it('names, with their values, the options that need the Lease on another backend, which accepts them and does not claim', () => {
     const policy = resolveJobPolicy('Jobs.hourly', { claim: true, startingDeadlineMs: 30_000 }, cron);
-    expect(setupError(() => assertPolicyFitsBackend('Jobs.hourly', policy, 'sidecar'))).toBe(
-      "Jobs.hourly: @LeaderOnly({ claim: true, startingDeadlineMs }) records ticks in the election's Lease, but its election uses the " +
-        "'sidecar' backend, which has no Lease. Use backend 'lease' (or 'auto' inside Kubernetes), or remove these options.",
-    );
+    for (const backend of ['sidecar', 'standalone'] as const) {
+      expect(optionsNotInForce(policy, backend)).toEqual(['claim: true', 'startingDeadlineMs: 30000']);
+      expect(claimsTicks(policy, backend)).toBe(false);
+    }
   });
 });
 

@@ -2,10 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { EventEmitter, once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { currentLeaderJob, LeaderOnly, type LeaderJobContext, type LeaseOptions } from '../lib/index.js';
+import { currentLeaderJob, LeaderOnly, type LeaderElectionModuleOptions, type LeaderJobContext, type LeaseOptions } from '../lib/index.js';
 import { LEDGER_ANNOTATION, decodeLedger } from '../lib/ledger/ledger-record.js';
 import { LeaseCandidates } from './support/lease-candidates.js';
-import { startApp } from './support/nest-app.js';
+import { useFakeTime } from './support/nest-app.js';
+import { nextPoll, sidecarOptions, useSidecarApps } from './support/sidecar-apps.js';
+import type { SidecarStandIn } from './support/sidecar-stand-in.js';
 
 /**
  * Each tick once (issue 8): real Nest apps with the real ScheduleModule claim per-second cron
@@ -208,15 +210,73 @@ describe('Each tick once: claims in the Lease', () => {
 });
 
 describe('Options that need the Lease, on another backend', () => {
-  it('fail at startup, naming the job and the options', async () => {
-    @Injectable()
-    class Reports {
-      @Cron('0 * * * * *')
-      @LeaderOnly({ missedRuns: 'runOnce' })
-      build() {}
+  const { start, standInNaming } = useSidecarApps();
+
+  @Injectable()
+  class Reports {
+    readonly contexts: LeaderJobContext[] = [];
+
+    @Cron('* * * * * *')
+    @LeaderOnly({ missedRuns: 'runOnce', startingDeadlineMs: 30_000 })
+    build() {
+      const { term, fencingToken, scheduledAt, catchUp } = currentLeaderJob()!;
+      this.contexts.push({ term, fencingToken, scheduledAt, catchUp } as LeaderJobContext);
     }
-    await expect(startApp({ leaderElection: { backend: 'standalone', identity: 'pod-a' }, providers: [Reports] })).rejects.toThrow(
-      /Reports\.build.*missedRuns.*lease/s,
-    );
+
+    @Cron('0 0 * * * *')
+    @LeaderOnly({ claim: true })
+    archive() {}
+  }
+
+  const backends: Array<{ backend: string; options: () => Promise<{ leaderElection: LeaderElectionModuleOptions; standIn?: SidecarStandIn }>; says: string }> = [
+    {
+      backend: 'standalone',
+      options: async () => ({ leaderElection: { backend: 'standalone', identity: 'pod-a' } }),
+      says: "Election 'default' uses backend 'standalone', which has no Lease",
+    },
+    {
+      backend: 'sidecar',
+      options: async () => {
+        const standIn = await standInNaming('pod-a');
+        return { leaderElection: sidecarOptions(standIn), standIn };
+      },
+      says: "Election 'default' uses backend 'sidecar', which has no Lease",
+    },
+    {
+      backend: "'auto' outside Kubernetes",
+      options: async () => {
+        vi.stubEnv('KUBERNETES_SERVICE_HOST', '');
+        return { leaderElection: { identity: 'pod-a', lease: { name: 'reports-leader' } } };
+      },
+      says: "Election 'default' runs on backend 'standalone' (backend 'auto' chose it because KUBERNETES_SERVICE_HOST is not set (not running inside Kubernetes)), which has no Lease",
+    },
+  ];
+
+  it.each(backends)('start on $backend, run every tick unclaimed, and say once which options are not in force', async ({ options, says }) => {
+    useFakeTime(new Date('2026-01-01T00:00:00.000Z'));
+    const { leaderElection, standIn } = await options();
+    const { app, logger, leader } = await start({ leaderElection, providers: [Reports] }, standIn);
+    await leader.waitForLeadership();
+    const reports = app.get(Reports);
+
+    // A sidecar's leadership lasts from poll to poll: let each poll answer as time passes.
+    for (let second = 0; second < 3; second++) await (standIn ? nextPoll(standIn) : vi.advanceTimersByTimeAsync(1_000));
+
+    expect(reports.contexts.length).toBeGreaterThanOrEqual(3);
+    expect(reports.contexts.every((context) => context.fencingToken === null && context.term === null && !context.catchUp)).toBe(true);
+    expect(reports.contexts.map((context) => context.scheduledAt!.getTime() % 1_000)).toEqual(reports.contexts.map(() => 0));
+    const warnings = logger.messages('warn', 'not in force');
+    expect(warnings).toEqual([expect.stringContaining(says)]);
+    expect(warnings[0]).toContain("these @LeaderOnly() options are not in force here: Reports.build (missedRuns: 'runOnce', startingDeadlineMs: 30000); Reports.archive (claim: true).");
+    expect(warnings[0]).toContain('The jobs run on each tick that fires while this process leads: no tick is claimed, and none missed is made up.');
+  });
+
+  it('names the fix for an explicit backend, and says nothing needs changing when auto chose it on a laptop', async () => {
+    const { logger } = await start({ leaderElection: { backend: 'standalone', identity: 'pod-a' }, providers: [Reports] });
+    expect(logger.messages('warn', 'not in force')[0]).toMatch(/Use backend 'lease' \(or 'auto', which holds a Lease inside Kubernetes\) for them to apply, or remove them\.$/);
+
+    vi.stubEnv('KUBERNETES_SERVICE_HOST', '');
+    const auto = await start({ leaderElection: { identity: 'pod-a', lease: { name: 'reports-leader' } }, providers: [Reports] });
+    expect(auto.logger.messages('warn', 'not in force').at(-1)).toMatch(/They apply inside Kubernetes, where 'auto' holds the Lease; nothing to change for a single process on a laptop or in CI\.$/);
   });
 });

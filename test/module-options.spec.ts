@@ -313,13 +313,24 @@ describe("backend 'auto'", () => {
 });
 
 describe('startup messages', () => {
-  it("say which backend 'auto' chose and why", async () => {
+  it("warn when 'auto' chose standalone, saying why and that several replicas outside Kubernetes would all run every job", async () => {
     vi.stubEnv('KUBERNETES_SERVICE_HOST', '');
     const { leader, logger } = await start({ leaderElection: AUTO_WITHOUT_LEASE });
 
     expect(leader.isLeader()).toBe(true);
-    expect(logger.messages('log', "backend 'auto'")).toEqual([
-      "Election 'default': backend 'auto' chose 'standalone' because KUBERNETES_SERVICE_HOST is not set (not running inside Kubernetes), so this process leads alone.",
+    expect(logger.messages('warn')).toEqual([
+      "Election 'default': backend 'auto' chose 'standalone' because KUBERNETES_SERVICE_HOST is not set (not running inside Kubernetes), " +
+        'so this process leads alone, without asking anyone: several replicas started outside Kubernetes all lead, and all run every job. ' +
+        "Fine for one process on a laptop or in CI. To run several replicas outside Kubernetes, use backend 'lease' with a kubeconfig (KUBECONFIG or lease.kubeConfig).",
+    ]);
+    expect(logger.messages('log', "backend 'auto'")).toEqual([]);
+  });
+
+  it('say that this pod leads once, not once more as "the leader is"', async () => {
+    const { logger } = await start({ leaderElection: { backend: 'standalone', identity: 'pod-a' } });
+
+    expect(logger.messages('log', "Election 'default'")).toEqual([
+      "Election 'default': this pod (pod-a) is now the leader: backend 'standalone' always leads.",
     ]);
   });
 

@@ -68,6 +68,17 @@ describe('judgeElectionHealth: the rules', () => {
     expect(judgeElectionHealth(state, elector, rules).healthy).toBe(healthy);
   });
 
+  it('answers whole milliseconds, not the monotonic clock\'s fractions', () => {
+    const judged = judgeElectionHealth(state, status({
+      believesLeading: true,
+      lastRenewAgoMs: 1_234.567_890_1,
+      loopLateMs: 12.499_9,
+      lastApiError: { verb: 'update', code: 409, reason: 'Conflict', message: 'x', agoMs: 99.5 },
+    }), rules);
+    expect(judged).toMatchObject({ lastRenewAgoMs: 1_235, loopLateMs: 12, lastApiError: { agoMs: 100 } });
+    expect(judgeElectionHealth(state, status({}), rules)).toMatchObject({ lastRenewAgoMs: null, loopLateMs: 0, lastApiError: null });
+  });
+
   it('says what is wrong and what to do', () => {
     const stuck = judgeElectionHealth(state, status({ believesLeading: true, lastRenewAgoMs: 40_000 }), rules);
     expect(stuck.problem).toBe(
@@ -139,6 +150,7 @@ describe('LeaderElectionHealthIndicator on the Lease backend', () => {
     expect(leader.status).toBe('ok');
     expect(leader.info!['leader-election']!.elections.default).toMatchObject({ healthy: true, identity: 'pod-a', isLeader: true, leader: 'pod-a', term: 0, lastApiError: null });
     expect(leader.info!['leader-election']!.elections.default.lastRenewAgoMs).toBeLessThan(FAST.renewDeadlineMs!);
+    expect(Number.isInteger(leader.info!['leader-election']!.elections.default.lastRenewAgoMs)).toBe(true);
     const follower = await check(b);
     expect(follower.status).toBe('ok');
     expect(follower.info!['leader-election']!.elections.default).toMatchObject({ healthy: true, identity: 'pod-b', isLeader: false, leader: 'pod-a', term: 0, lastRenewAgoMs: null });

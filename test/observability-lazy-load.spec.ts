@@ -70,6 +70,7 @@ async function loadedModules(options: object, env: Record<string, string> = {}):
 }
 
 const loadedPeers = (modules: string[]) => PEERS.filter((peer) => modules.some((url) => url.includes(`/node_modules/${peer}/`)));
+const loadsClientNode = (modules: string[]) => modules.some((url) => url.includes('/node_modules/@kubernetes/client-node/'));
 
 describe('optional peer dependencies', () => {
   it('an app without the observability options loads none of them', async () => {
@@ -86,5 +87,34 @@ describe('optional peer dependencies', () => {
   it('the check sees them when they load: metrics and tracing on, and the terminus entry imported', async () => {
     const modules = await loadedModules({ backend: 'standalone', identity: 'pod-a', metrics: {}, tracing: {} }, { TERMINUS_ENTRY: '1' });
     expect(loadedPeers(modules)).toEqual(PEERS);
+  }, 60_000);
+});
+
+/**
+ * @kubernetes/client-node (about 0.4 s and 55 MB to load on Node 20) is loaded only by an app with
+ * an election on the Lease backend: standalone, sidecar and 'auto' outside Kubernetes never load it.
+ */
+describe('@kubernetes/client-node', () => {
+  it.each([
+    ['standalone', { backend: 'standalone', identity: 'pod-a' }],
+    ['sidecar', { backend: 'sidecar', identity: 'pod-a', sidecar: { url: 'http://127.0.0.1:9' } }],
+    ["'auto' outside Kubernetes", { identity: 'pod-a', lease: { name: 'app-leader' } }],
+  ])('is not loaded on %s', async (_backend, options) => {
+    const modules = await loadedModules(options, { KUBERNETES_SERVICE_HOST: '' });
+    expect(modules.some((url) => url.includes('/dist/index.js'))).toBe(true);
+    expect(loadsClientNode(modules)).toBe(false);
+  }, 60_000);
+
+  it('is loaded when an election uses the Lease (the check sees it)', async () => {
+    const kubeconfig = join(work, 'kubeconfig.yaml');
+    // A server nothing listens on: the app closes before its first round could matter.
+    await writeFile(kubeconfig, [
+      'apiVersion: v1', 'kind: Config', 'current-context: c',
+      'clusters: [{ name: k, cluster: { server: "http://127.0.0.1:9", insecure-skip-tls-verify: true } }]',
+      'users: [{ name: u, user: { token: t } }]',
+      'contexts: [{ name: c, context: { cluster: k, user: u } }]',
+    ].join('\n'));
+    const modules = await loadedModules({ backend: 'standalone', identity: 'pod-a', elections: { reports: { backend: 'lease', lease: { name: 'reports-leader' } } } }, { KUBECONFIG: kubeconfig, KUBERNETES_SERVICE_HOST: '' });
+    expect(loadsClientNode(modules)).toBe(true);
   }, 60_000);
 });

@@ -1,7 +1,8 @@
 import { Injectable, type INestApplication } from '@nestjs/common';
-import { afterEach, describe, expect, it } from 'vitest';
-import { LeaderOnly } from 'nestjs-cluster-leader';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ClusterLeaderService, LeaderOnly, type LeaderElectionModuleOptions } from 'nestjs-cluster-leader';
 import { LeaderElectionTestingModule, TestLeadership } from 'nestjs-cluster-leader/testing';
+import { KubeApiServer } from './support/kube-apiserver/index.js';
 import { closeAll, startApp } from './support/nest-app.js';
 
 /**
@@ -65,5 +66,46 @@ describe('logs', () => {
       "Election 'default': this pod (test-pod) is now the leader (term 4): the test made it lead.",
       "Election 'default': this pod (test-pod) stopped leading (term 4): another pod leads.",
     ]);
+  });
+});
+
+describe('at start, one line per Lease election', () => {
+  let server: KubeApiServer | undefined;
+  afterEach(async () => {
+    await closeAll(apps.splice(0));
+    await server?.close();
+    server = undefined;
+  });
+
+  async function startOnLease(options: LeaderElectionModuleOptions) {
+    server = await KubeApiServer.start();
+    server.addUser('pod-a');
+    const kubeConfig = server.kubeConfig('pod-a');
+    const withKubeConfig = { ...options, lease: { ...options.lease!, kubeConfig } } as LeaderElectionModuleOptions;
+    const { app, logger } = await startApp({ leaderElection: withKubeConfig });
+    apps.push(app);
+    await app.get(ClusterLeaderService).waitForLeadership();
+    return logger;
+  }
+
+  it('names the Lease, the identity and the timings', async () => {
+    const logger = await startOnLease({ backend: 'lease', identity: 'pod-a', lease: { name: 'billing-jobs-leader', namespace: 'shop', retryPeriodMs: 500 } });
+
+    expect(logger.messages('log', 'Lease')).toEqual([
+      "Election 'default': campaigning for the Lease shop/billing-jobs-leader as pod-a (leaseDurationMs 15000, renewDeadlineMs 10000, retryPeriodMs 500).",
+      expect.stringMatching(/^Election 'default': this pod \(pod-a\) is now the leader \(term 0\): /),
+    ]);
+    expect(logger.messages('log', 'the leader is')).toEqual([]);
+  });
+
+  it("says in the same line that 'auto' chose the Lease, and why", async () => {
+    vi.stubEnv('KUBERNETES_SERVICE_HOST', '10.96.0.1');
+    const logger = await startOnLease({ identity: 'pod-a', lease: { name: 'billing-jobs-leader', namespace: 'shop' } });
+
+    expect(logger.messages('log', 'campaigning')).toEqual([
+      "Election 'default': campaigning for the Lease shop/billing-jobs-leader as pod-a (leaseDurationMs 15000, renewDeadlineMs 10000, retryPeriodMs 2000); " +
+        "backend 'auto' chose 'lease' because KUBERNETES_SERVICE_HOST is set (running inside Kubernetes).",
+    ]);
+    expect(logger.messages('log', "backend 'auto'")).toHaveLength(1);
   });
 });

@@ -9,6 +9,10 @@ import { REPO_ROOT } from './support/repo-root.js';
 import { tsc } from './support/tsc.js';
 
 const run = promisify(execFile);
+/** TypeScript 5.9 (an aliased devDependency), for apps still on `moduleResolution: node`. */
+const tsc59 = join(REPO_ROOT, 'node_modules/typescript-5.9/bin/tsc');
+const vitest = join(REPO_ROOT, 'node_modules/vitest/vitest.mjs');
+const readme = join(REPO_ROOT, 'test/readme');
 
 /**
  * The Node binaries the consumer apps run on, comma-separated: a path, or `node@<version>`, fetched
@@ -44,7 +48,7 @@ const SHUTDOWN = { commonjs: 'hooks', module: 'process-exit' } as const;
 
 /** Installs the tarball into a consumer app and compiles it with its own tsc (strict). */
 async function installConsumer(folder: string, format: ModuleFormat): Promise<void> {
-  await createConsumer(folder, { format, tarball, repoNodeModules: join(REPO_ROOT, 'node_modules') });
+  await createConsumer(folder, { format, tarball, repoNodeModules: join(REPO_ROOT, 'node_modules'), readme });
   // The shipped declarations must resolve for this format, or the consumer's strict tsc fails.
   await tsc(['-p', 'tsconfig.json'], folder).catch((error: { stdout: string }) => {
     throw new Error(`tsc failed in the ${format} consumer:\n${error.stdout}`);
@@ -155,6 +159,32 @@ describe('the published package', () => {
       expect(JSON.parse(stdout)).toEqual(expect.arrayContaining(['LeaderElectionTestingModule', 'TestLeadership']));
     });
 
+    it("starts the README's Usage app (its app module and job, verbatim) with no cluster, warning once per fact", async () => {
+      const app = new ConsumerProcess(process.execPath, folder(), {}, 'dist/usage.js');
+      try {
+        await app.waitForLine(/^usage app started$/);
+        await app.waitForLine(/Election 'default': this pod \(\S+\) is now the leader: backend 'standalone' always leads\./);
+        expect(app.output.filter((line) => / WARN /.test(line))).toEqual([
+          expect.stringContaining("Election 'default': backend 'auto' chose 'standalone' because KUBERNETES_SERVICE_HOST is not set"),
+          expect.stringContaining("this @LeaderOnly() option is not in force here: BillingJobs.closeHourlyInvoices (missedRuns: 'runOnce')"),
+        ]);
+        expect(await app.stop()).toEqual({ code: null, signal: 'SIGTERM' });
+        expect(app.stderr).toEqual([]);
+      } finally {
+        await app.kill();
+      }
+    });
+
+    it("passes the README's two tests (docs/testing.md, verbatim) with vitest, against the packed package", async () => {
+      const { stdout } = await run(process.execPath, [vitest, 'run', '--reporter=verbose'], { cwd: folder(), env: { ...process.env, NO_COLOR: '1', CI: '1' } }).catch(
+        (error: { stdout: string; stderr: string }) => {
+          throw new Error(`vitest failed in the ${format} consumer:\n${error.stdout}\n${error.stderr}`);
+        },
+      );
+      expect(stdout).toMatch(/Test Files {2}2 passed \(2\)/);
+      expect(stdout).toMatch(/Tests {2}3 passed \(3\)/);
+    }, 60_000);
+
     it.concurrent.each(NODES)(
       `runs the gated job on %s and shuts down on SIGTERM with ${shutdown === 'hooks' ? 'exit 143 (enableShutdownHooks())' : 'exit 0 (useProcessExit)'}`,
       async (spec) => {
@@ -175,6 +205,14 @@ describe('the published package', () => {
       },
       60_000,
     );
+  });
+
+  it("lets TypeScript 5.9 with classic moduleResolution 'node' find /testing and /terminus (typesVersions)", async () => {
+    const { stdout } = await run(process.execPath, [tsc59, '-v']);
+    expect(stdout.trim()).toMatch(/^Version 5\.9\./);
+    await run(process.execPath, [tsc59, '-p', 'tsconfig.classic.json'], { cwd: join(work, 'commonjs') }).catch((error: { stdout: string }) => {
+      throw new Error(`TypeScript 5.9 (moduleResolution node) failed:\n${error.stdout}`);
+    });
   });
 
   it('ships the leader-elector command as a bin that runs from plain Node', async () => {

@@ -1,5 +1,5 @@
 import { Injectable, type INestApplication, type Provider } from '@nestjs/common';
-import { Interval } from '@nestjs/schedule';
+import { Cron, Interval } from '@nestjs/schedule';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   ClusterLeaderService,
@@ -239,5 +239,129 @@ describe('TestLeadership.attach (a unit test without a Nest app)', () => {
     expect(() => TestLeadership.attach(jobs)).toThrow(LeaderOnlySetupError);
     const { app } = await startTestApp({}, [HourlyJobs]);
     expect(() => TestLeadership.attach(app.get(HourlyJobs))).toThrow('already has a leadership attached');
+  });
+});
+
+@Injectable()
+class FencedJobs {
+  readonly seen: Array<Pick<LeaderJobContext, 'term' | 'fencingToken' | 'scheduledAt'>> = [];
+
+  @Cron('0 0 * * * *')
+  @LeaderOnly({ missedRuns: 'runOnce' })
+  hourly(): void {
+    const { term, fencingToken, scheduledAt } = currentLeaderJob()!;
+    this.seen.push({ term, fencingToken, scheduledAt });
+  }
+
+  @LeaderOnly({ election: 'reports' })
+  report(): void {
+    const { term, fencingToken, scheduledAt } = currentLeaderJob()!;
+    this.seen.push({ term, fencingToken, scheduledAt });
+  }
+}
+
+const TEN = new Date('2026-05-01T10:00:00.000Z');
+const ELEVEN = new Date('2026-05-01T11:00:00.000Z');
+
+describe('fencing tokens and fire times in tests', () => {
+  it('gives a fencing token that grows with each term by default, and the one a test names', async () => {
+    const { app, leadership } = await startTestApp({ term: 4 }, [FencedJobs]);
+    const jobs = app.get(FencedJobs);
+
+    jobs.hourly();
+    leadership.follow('pod-b');
+    leadership.lead();
+    jobs.hourly();
+    leadership.lead(9, { fencingToken: '1042' });
+    jobs.hourly();
+    leadership.changeTerm(10, { fencingToken: '1077' });
+    jobs.hourly();
+    leadership.changeTerm(11);
+    jobs.hourly();
+
+    expect(jobs.seen.map(({ term, fencingToken }) => ({ term, fencingToken }))).toEqual([
+      { term: 4, fencingToken: '4' },
+      { term: 5, fencingToken: '5' },
+      { term: 9, fencingToken: '1042' },
+      { term: 10, fencingToken: '1077' },
+      { term: 11, fencingToken: '11' },
+    ]);
+  });
+
+  it('gives no fencing token without a term, as sidecar and standalone do, or when the test says null', async () => {
+    const { app, leadership } = await startTestApp({ term: null }, [FencedJobs]);
+    const jobs = app.get(FencedJobs);
+    jobs.hourly();
+    leadership.lead(2, { fencingToken: null });
+    jobs.hourly();
+
+    expect(jobs.seen.map(({ fencingToken }) => fencingToken)).toEqual([null, null]);
+  });
+
+  it('refuses a fencing token that is not a decimal string, and another token in the term it leads in', async () => {
+    const { leadership } = await startTestApp({ term: 3, fencingToken: '300' }, [FencedJobs]);
+
+    expect(() => leadership.lead(4, { fencingToken: 'abc' })).toThrow("fencingToken \"abc\": use a decimal string such as '1042'");
+    expect(() => leadership.lead(3, { fencingToken: '301' })).toThrow('A fencing token belongs to one acquisition');
+    expect(leadership.lead(3, { fencingToken: '300' })).toMatchObject({ isLeader: true, term: 3 });
+    // A Lease deleted and re-created: the term starts again at 0, the token still grows.
+    leadership.loseLeadership();
+    expect(leadership.lead(0, { fencingToken: '301' })).toMatchObject({ isLeader: true, term: 0 });
+  });
+
+  it('runs a job the test calls for the fire time the test names, in the app and per election', async () => {
+    const { app, leadership } = await startTestApp({ scheduledAt: TEN, elections: { reports: {} } }, [FencedJobs]);
+    const jobs = app.get(FencedJobs);
+
+    jobs.hourly();
+    jobs.report();
+    leadership.setScheduledAt(ELEVEN);
+    jobs.hourly();
+    leadership.election('reports').setScheduledAt(null);
+    jobs.report();
+
+    expect(jobs.seen.map(({ scheduledAt }) => scheduledAt)).toEqual([TEN, TEN, ELEVEN, null]);
+  });
+
+  it('without a fire time named, a @Cron() job called by the test sees what a real tick would', async () => {
+    useFakeTime(new Date('2026-05-01T10:00:00.200Z'));
+    const { app, leadership } = await startTestApp({}, [FencedJobs]);
+    const jobs = app.get(FencedJobs);
+
+    jobs.hourly();
+    leadership.setScheduledAt(ELEVEN);
+    leadership.setScheduledAt(undefined);
+    jobs.hourly();
+
+    expect(jobs.seen.map(({ scheduledAt }) => scheduledAt)).toEqual([TEN, TEN]);
+  });
+
+  it('gives attach() the same options', () => {
+    const jobs = new FencedJobs();
+    const leadership = TestLeadership.attach(jobs, { term: 3, fencingToken: '1042', scheduledAt: TEN });
+
+    jobs.hourly();
+    leadership.lead(4);
+    jobs.hourly();
+
+    expect(jobs.seen).toEqual([
+      { term: 3, fencingToken: '1042', scheduledAt: TEN },
+      { term: 4, fencingToken: '4', scheduledAt: TEN },
+    ]);
+  });
+});
+
+class Misnamed {
+  @LeaderOnly({ election: 'nope' })
+  run(): void {}
+}
+
+describe('a failed start', () => {
+  it('rejects init() with the cause, and app.close() then closes cleanly', async () => {
+    // A factory's instance is checked at init() (a class provider's fails compile() already).
+    const { app } = await compileTestApp({}, [{ provide: 'MISNAMED', useFactory: () => new Misnamed() }]);
+
+    await expect(app.init()).rejects.toThrow("Misnamed.run is decorated with @LeaderOnly({ election: 'nope' })");
+    await expect(app.close()).resolves.toBeUndefined();
   });
 });

@@ -1,36 +1,22 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { ElectionState } from '../leadership/election-state.js';
 import type { ResolvedElection } from '../options/resolve-options.js';
+import { buildElector } from './elector-factory.js';
 import type { ElectionJobs, LeaderElector } from './leader-elector.interface.js';
 import { LeaseElector } from './lease/lease.elector.js';
-import { SidecarElector } from './sidecar.elector.js';
-import { StandaloneElector } from './standalone.elector.js';
 
 /**
- * Builds the elector of one election. The orchestrator uses this one unless the module provides
- * another under ELECTOR_FACTORY (the testing module does, to drive leadership from a test).
+ * The elector of one election, with the Lease backend loaded up front: for the
+ * `nestjs-cluster-leader-elector` command, which always holds a Lease. The module loads it only
+ * when an election needs it (lease-backend.loader.ts).
+ *
+ * @param kubeConfigs the Lease elections' KubeConfigs, by election, loaded and checked at startup
  */
-export type ElectorFactory = (election: ResolvedElection, state: ElectionState, jobs: ElectionJobs) => LeaderElector;
-
-/** Injection token of a replacement ElectorFactory. */
-export const ELECTOR_FACTORY = Symbol('nestjs-cluster-leader:elector-factory');
-
-/** @param kubeConfigs the Lease elections' KubeConfigs, by election, loaded and checked at startup */
 export function createElector(
   election: ResolvedElection,
   state: ElectionState,
   kubeConfigs: ReadonlyMap<string, KubeConfig>,
   jobs: ElectionJobs,
 ): LeaderElector {
-  switch (election.backend) {
-    case 'standalone':
-      return new StandaloneElector(state);
-    case 'sidecar':
-      return new SidecarElector(state, election.sidecar);
-    case 'lease': {
-      const kubeConfig = kubeConfigs.get(election.name);
-      if (kubeConfig === undefined) throw new Error(`Election '${election.name}': no KubeConfig was loaded at startup.`);
-      return LeaseElector.create(state, election.lease, kubeConfig, jobs);
-    }
-  }
+  return buildElector(election, state, jobs, { kubeConfigs, createElector: (...args) => LeaseElector.create(...args) });
 }

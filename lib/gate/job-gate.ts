@@ -61,6 +61,8 @@ export class JobGate {
   private readonly finishWaiters = new Set<() => void>();
   private readonly claimed: ClaimedRuns;
   private readonly unsubscribers: (() => void)[] = [];
+  /** Set by TestLeadership only: per election, the fire time that a job a test calls runs for. */
+  private readonly fixedScheduledAt = new Map<string, Date | null>();
 
   constructor(
     private readonly elections: ReadonlyMap<string, ElectionState>,
@@ -119,6 +121,15 @@ export class JobGate {
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
   }
 
+  /**
+   * For tests (TestLeadership.setScheduledAt): the jobs of `election` run for this fire time, as
+   * `currentLeaderJob().scheduledAt` gives it; `undefined` goes back to the real ticks' rule.
+   */
+  fixScheduledAt(election: string, scheduledAt: Date | null | undefined): void {
+    if (scheduledAt === undefined) this.fixedScheduledAt.delete(election);
+    else this.fixedScheduledAt.set(election, scheduledAt);
+  }
+
   /** Runs the job with its `this` and arguments when this pod leads its election; skips it otherwise. */
   run(job: GatedJob, self: unknown, args: unknown[]): unknown {
     const state = this.elections.get(job.election);
@@ -132,7 +143,9 @@ export class JobGate {
       this.events.tickSkipped(job, 'not-leader');
       return undefined;
     }
-    if (entry === undefined) return this.invoke({ job, counters: this.countersOf(job.name) }, self, args, context);
+    // Tests only: the map is empty in an app, so a tick pays one size check.
+    const fixed = this.fixedScheduledAt.size === 0 ? undefined : this.fixedScheduledAt.get(job.election);
+    if (entry === undefined) return this.invoke({ job, counters: this.countersOf(job.name) }, self, args, fixed === undefined ? context : { ...context, scheduledAt: fixed });
     if (entry.running > 0 && entry.policy.overlap === 'skip') {
       entry.counters.skipped++;
       this.events.tickSkipped(job, 'overlap');
@@ -142,6 +155,7 @@ export class JobGate {
     }
     const ledger = state!.ledger;
     if (entry.claims && ledger !== undefined) return this.claimed.tick(entry, state!, context, self, args);
+    if (fixed !== undefined) return this.invoke(entry, self, args, { ...context, scheduledAt: fixed });
     if (entry.policy.schedule.kind === 'none') return this.invoke(entry, self, args, context);
     const runContext = new UnclaimedRunContext(context, entry.fireTimes);
     // `claim: false` on the Lease backend: the run is recorded with the next write, so that a

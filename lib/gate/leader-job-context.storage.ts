@@ -6,7 +6,8 @@ export const leaderJobContextStorage = new AsyncLocalStorage<LeaderJobContext>()
 
 /**
  * The leadership context of the @LeaderOnly() job that is running in the current async call
- * chain: its election, term (fencing token) and an AbortSignal that fires when leadership ends.
+ * chain: its election, term, fencing token, fire time and an AbortSignal that fires when
+ * leadership ends.
  * Undefined outside a leader-only job.
  */
 export function currentLeaderJob(): LeaderJobContext | undefined {

@@ -109,7 +109,20 @@ type BackendOptions =
   | { backend?: 'auto'; lease: LeaseOptions }
   | { backend: 'lease'; lease: LeaseOptions }
   | { backend: 'sidecar' }
-  | { backend: 'standalone' };
+  | { backend: 'standalone' }
+  | LeaseNameRequired;
+
+/**
+ * Matches no options (its one required key is `never`): it is here for its name. Given options
+ * with neither `backend` nor `lease` (`{ identity: 'pod-a' }`), TypeScript explains the mismatch
+ * with the last of the equally close members of a union, so this one, placed last, makes the
+ * error say what is missing instead of "Property 'backend' is missing" from `standalone`.
+ */
+type LeaseNameRequired = {
+  backend?: 'auto';
+  lease?: undefined;
+  "lease.name is required: backend 'auto' (the default) holds a Lease inside Kubernetes, so pass lease: { name: 'my-app-leader' }, or choose backend 'standalone', 'sidecar' or 'lease'": never;
+};
 
 /** One election. The module's own options describe the election named `default`. */
 export type ElectionOptions = ElectionOptionsBase & BackendOptions;

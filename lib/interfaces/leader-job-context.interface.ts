@@ -6,9 +6,11 @@ export interface LeaderJobContext {
   /**
    * The fencing token: a value that strictly grows with every new term and never repeats, even
    * when the Lease is deleted and re-created (the resourceVersion of the write that acquired the
-   * term: an etcd revision, a decimal string; compare as integers, e.g. with BigInt or a numeric
-   * column). Pass it with every write to the systems the job changes, so they can reject a write
-   * from an older term. Null for backends without one (sidecar, standalone).
+   * term: an etcd revision, a decimal string; compare as integers, e.g. with a numeric column, or
+   * `BigInt(fencingToken)` once it is known not to be null). Pass it with every write to the
+   * systems the job changes, so they can reject a write from an older term. Null for backends
+   * without one (sidecar, standalone): `BigInt(null)` throws, so handle null first. `term` is not
+   * a fencing token: it restarts at 0 when the Lease is re-created.
    */
   fencingToken: string | null;
   /** Aborted as soon as this pod stops leading: stop work and do not write anything more. */

@@ -9,8 +9,9 @@ export interface LeadershipState {
   /** The leader this pod observes, or null when none is known (fail closed). */
   leader: string | null;
   /**
-   * The fencing token of the current leadership: the Lease's `leaseTransitions`, which grows with
-   * every change of holder while the Lease object exists. Null for backends without terms.
+   * The term of the current leadership: the Lease's `leaseTransitions`, which grows with every
+   * change of holder while the Lease object exists and restarts at 0 when it is re-created. Not a
+   * fencing token (use `currentLeaderJob().fencingToken` in a job). Null for backends without terms.
    */
   term: number | null;
 }

@@ -193,7 +193,9 @@ export class ElectionState {
     ) {
       return previous;
     }
-    if (previous.leader !== next.leader) {
+    // "This pod is now the leader" (beginTerm) already says who leads: one line for one fact.
+    const saidByStart = next.isLeader && !previous.isLeader && next.leader === this.identity;
+    if (previous.leader !== next.leader && !saidByStart) {
       this.logger.log(NEW_LEADER(this.name, next.leader));
     }
     this.subject.next(next);

@@ -13,7 +13,6 @@ import {
   DUPLICATE_LEDGER_KEY,
   POLICY_INVALID_CRON,
   POLICY_NEEDS_CLAIM,
-  POLICY_NEEDS_LEASE,
   POLICY_NO_SCHEDULE_FOR_CLAIMS,
   POLICY_NOT_FOR_INTERVAL,
   POLICY_OPTION_INVALID,
@@ -50,7 +49,10 @@ export interface JobPolicy {
   readonly overlap: OverlapPolicy;
   /** The job's fire times when it claims `@Cron()` ticks. */
   readonly fireTimes: CronFireTimes | undefined;
-  /** The options given that only the `lease` backend can honour, as written (for the error). */
+  /**
+   * The options given that only the `lease` backend honours, each with its value as written
+   * (`missedRuns: 'runOnce'`), for the warning that says they are not in force on another backend.
+   */
   readonly leaseOnlyOptions: readonly string[];
 }
 
@@ -137,20 +139,23 @@ export function resolveJobPolicy(job: string, options: LeaderOnlyOptions, schedu
   }
   const leaseOnlyOptions = [
     ...(options.claim === true ? ['claim: true'] : []),
-    ...given,
+    ...given.map((option) => `${option}: ${typeof options[option] === 'string' ? `'${options[option]}'` : String(options[option])}`),
   ];
   return { job, ledgerKey, schedule, claim, missedRuns, maxMissedRuns, startingDeadlineMs, interruptedRun, overlap, fireTimes, leaseOnlyOptions };
 }
 
 /**
- * Startup check, once the job's election and its backend are known: options that record ticks in
- * the Lease (`claim: true`, `missedRuns`, `maxMissedRuns`, `startingDeadlineMs`, `interruptedRun`)
- * fail with another backend. Left at their defaults, jobs on other backends simply do not claim.
+ * The options of this job that its election's backend does not put in force, as written: those
+ * that record ticks in the Lease (`claim: true`, `missedRuns`, `maxMissedRuns`,
+ * `startingDeadlineMs`, `interruptedRun`) on a backend without one. Empty on `lease`.
+ *
+ * They do not stop the app: with `auto`, the same code runs on `standalone` on a laptop or in CI
+ * and on `lease` in the cluster, and both must start. The job runs as the backend allows (every
+ * tick that fires while this pod leads, nothing claimed or made up), and the orchestrator says so
+ * once, at startup, in one warning per election.
  */
-export function assertPolicyFitsBackend(job: string, policy: JobPolicy, backend: Exclude<LeaderElectionBackend, 'auto'>): void {
-  if (backend !== 'lease' && policy.leaseOnlyOptions.length > 0) {
-    throw new LeaderOnlySetupError(POLICY_NEEDS_LEASE(job, policy.leaseOnlyOptions, backend));
-  }
+export function optionsNotInForce(policy: JobPolicy, backend: Exclude<LeaderElectionBackend, 'auto'>): readonly string[] {
+  return backend === 'lease' ? [] : policy.leaseOnlyOptions;
 }
 
 /** Whether this job's ticks are claimed in the ledger on this backend. */

@@ -22,10 +22,24 @@ export const POLICY_INVALID_CRON = (job: string, problem: string) =>
   `${job}: its @Cron() schedule cannot be computed (${problem}), so its ticks cannot be claimed. ` +
   `Fix the expression, timeZone or utcOffset (cron would reject it at bootstrap too).`;
 
-export const POLICY_NEEDS_LEASE = (job: string, options: readonly string[], backend: string) =>
-  `${job}: @LeaderOnly({ ${options.join(', ')} }) records ticks in the election's Lease, but its ` +
-  `election uses the '${backend}' backend, which has no Lease. Use backend 'lease' (or 'auto' ` +
-  `inside Kubernetes), or remove ${options.length === 1 ? 'this option' : 'these options'}.`;
+/**
+ * One warning per election, at startup: which jobs' ledger options its backend does not put in
+ * force, what the jobs do instead, and (when `auto` chose the backend) that the choice and its
+ * reason are why, so that the same app can start on a laptop, in CI and in the cluster.
+ */
+export const LEDGER_OPTIONS_NOT_IN_FORCE = (
+  election: string,
+  backend: string,
+  autoReason: string | undefined,
+  jobs: readonly { job: string; options: readonly string[] }[],
+) =>
+  `Election '${election}' ${autoReason === undefined ? `uses backend '${backend}'` : `runs on backend '${backend}' (backend 'auto' chose it because ${autoReason})`}, ` +
+  `which has no Lease to record ticks in, so ${jobs.length === 1 ? 'this @LeaderOnly() option is' : 'these @LeaderOnly() options are'} not in force here: ` +
+  jobs.map(({ job, options }) => `${job} (${options.join(', ')})`).join('; ') + `. ` +
+  `${jobs.length === 1 ? 'The job runs' : 'The jobs run'} on each tick that fires while this process leads: no tick is claimed, and none missed is made up. ` +
+  (autoReason === undefined
+    ? `Use backend 'lease' (or 'auto', which holds a Lease inside Kubernetes) for them to apply, or remove them.`
+    : `They apply inside Kubernetes, where 'auto' holds the Lease; nothing to change for a single process on a laptop or in CI.`);
 
 export const DUPLICATE_LEDGER_KEY = (key: string, first: string, second: string) =>
   `${first} and ${second} would share the ledger entry "${key}" in one election, so one's claims ` +

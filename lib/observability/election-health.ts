@@ -13,9 +13,9 @@ export interface ElectionHealth {
   isLeader: boolean;
   leader: string | null;
   term: number | null;
-  /** Milliseconds since the send time of the last successful acquire or renew; null if none (or no Lease). */
+  /** Whole milliseconds since the send time of the last successful acquire or renew; null if none (or no Lease). */
   lastRenewAgoMs: number | null;
-  /** How far the elector's loop is behind its schedule, in milliseconds; null for backends without a loop status. */
+  /** How far the elector's loop is behind its schedule, in whole milliseconds; null for backends without a loop status. */
   loopLateMs: number | null;
   /** The last failed API request, with its age in milliseconds; null if none failed (or no Lease). */
   lastApiError: ElectorStatus['lastApiError'];
@@ -59,8 +59,13 @@ export function judgeElectionHealth(
     isLeader: state.isLeader,
     leader: state.leader,
     term: state.term,
-    lastRenewAgoMs: status?.lastRenewAgoMs ?? null,
-    loopLateMs: status?.loopLateMs ?? null,
-    lastApiError: status?.lastApiError ?? null,
+    // Whole milliseconds: the monotonic clock's fractions (1234.5678901) are noise in a health answer.
+    lastRenewAgoMs: roundMs(status?.lastRenewAgoMs),
+    loopLateMs: roundMs(status?.loopLateMs),
+    lastApiError: status?.lastApiError ? { ...status.lastApiError, agoMs: Math.round(status.lastApiError.agoMs) } : null,
   };
+}
+
+function roundMs(value: number | null | undefined): number | null {
+  return value === null || value === undefined ? null : Math.round(value);
 }

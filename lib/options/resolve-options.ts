@@ -42,7 +42,7 @@ interface ResolvedElectionBase {
   name: string;
   identity: string;
   callbacks: LeaderElectionCallbacks;
-  /** Set when backend 'auto' made the choice: the reason, for the one startup log line. */
+  /** Set when backend 'auto' made the choice: why, for the startup lines (the fact alone, no consequence). */
   autoReason?: string;
 }
 
@@ -213,7 +213,7 @@ function resolveElection(
     backend = inCluster ? 'lease' : 'standalone';
     autoReason = inCluster
       ? 'KUBERNETES_SERVICE_HOST is set (running inside Kubernetes)'
-      : 'KUBERNETES_SERVICE_HOST is not set (not running inside Kubernetes), so this process leads alone';
+      : 'KUBERNETES_SERVICE_HOST is not set (not running inside Kubernetes)';
   } else {
     backend = requested;
   }

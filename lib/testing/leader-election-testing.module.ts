@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ClusterLeaderService } from '../cluster-leader.service.js';
-import { ELECTOR_FACTORY, type ElectorFactory } from '../electors/create-elector.js';
+import { ELECTOR_FACTORY, type ElectorFactory } from '../electors/elector-factory.js';
 import { ElectionRegistry } from '../election.registry.js';
 import type { ElectionOptions, LeaderElectionModuleOptions } from '../interfaces/leader-election-options.interface.js';
 import { DEFAULT_ELECTION, SCHEDULE_MODULE_OPTIONAL } from '../leader-election.constants.js';
@@ -55,7 +55,7 @@ export class LeaderElectionTestingModule {
         },
         {
           provide: TestLeadership,
-          useFactory: (electors: ReadonlyMap<string, TestElector>, registry: ElectionRegistry) => new TestLeadership(electors, registry.gate),
+          useFactory: (electors: ReadonlyMap<string, TestElector>, registry: ElectionRegistry) => TestLeadership.create(electors, registry.gate, options),
           inject: [TEST_ELECTORS, ElectionRegistry],
         },
       ],

@@ -9,11 +9,26 @@ export interface TestElectionOptions extends LeaderElectionCallbacks {
    */
   leading?: boolean;
   /**
-   * The term (fencing token, as the Lease's `leaseTransitions`) of that first leadership; `null`
-   * for a backend without terms (sidecar, standalone).
+   * The term of that first leadership (as the Lease's `leaseTransitions`); `null` for a backend
+   * without terms (sidecar, standalone).
    * @default 0
    */
   term?: number | null;
+  /**
+   * The fencing token of that first leadership, as `currentLeaderJob().fencingToken` gives it: a
+   * decimal string (the Lease backend's is the resourceVersion of the acquiring write), or `null`
+   * for a backend without one (sidecar, standalone), which a job must handle too.
+   * @default the term as a decimal string (`'0'` for term 0), so it grows with each term; `null`
+   *   when the term is `null`
+   */
+  fencingToken?: string | null;
+  /**
+   * The fire time that a job the test calls itself runs for, as `currentLeaderJob().scheduledAt`
+   * gives it. Change it with `TestLeadership.setScheduledAt()`.
+   * @default as a real tick: for a `@Cron()` job of an app, its latest fire time by the clock if it
+   *   is within a minute, else `null`; for an instance given to `TestLeadership.attach()`, `null`
+   */
+  scheduledAt?: Date | null;
 }
 
 /** Options of `LeaderElectionTestingModule.forRoot()` and `TestLeadership.attach()`. */
@@ -25,7 +40,7 @@ export interface TestLeadershipOptions extends TestElectionOptions {
   identity?: string;
   /**
    * More elections, by name, each starting as its own options say. Options left out are taken
-   * from the top level (`leading`, `term`), callbacks excepted. `TestLeadership.attach()` also
+   * from the top level (`leading`, `term`, `fencingToken`, `scheduledAt`), callbacks excepted. `TestLeadership.attach()` also
    * creates, as the top level says, every election that the instance's jobs name.
    * @default {}
    */
@@ -40,4 +55,13 @@ export interface TestLeadershipOptions extends TestElectionOptions {
    * @default true
    */
   isGlobal?: boolean;
+}
+
+/** Options of `TestLeadership.lead()` and `changeTerm()`. */
+export interface TestTermOptions {
+  /**
+   * The new term's fencing token (see `TestElectionOptions.fencingToken`).
+   * @default the term as a decimal string; `null` when the term is `null`
+   */
+  fencingToken?: string | null;
 }

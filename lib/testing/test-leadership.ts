@@ -8,7 +8,7 @@ import type { LeadershipState } from '../interfaces/leadership-state.interface.j
 import { ElectionState, type LeadershipView } from '../leadership/election-state.js';
 import { DEFAULT_ELECTION, JOB_GATE } from '../leader-election.constants.js';
 import { TestElector } from './test.elector.js';
-import type { TestElectionOptions, TestLeadershipOptions } from './test-leadership-options.interface.js';
+import type { TestElectionOptions, TestLeadershipOptions, TestTermOptions } from './test-leadership-options.interface.js';
 
 /** The identity a test pod has unless the options name one. */
 export const TEST_IDENTITY = 'test-pod';
@@ -24,8 +24,8 @@ export const OTHER_POD = 'other-pod';
  * on the election this handle is for (`default`, unless it came from `election(name)`).
  *
  * @example
- * const leadership = TestLeadership.attach(jobs, { term: 3 });
- * await jobs.closeHourlyInvoices(); // runs, with currentLeaderJob().term === 3
+ * const leadership = TestLeadership.attach(jobs, { term: 3, fencingToken: '1042' });
+ * await jobs.closeHourlyInvoices(); // runs, with currentLeaderJob().fencingToken === '1042'
  * leadership.follow('pod-b');
  * await jobs.closeHourlyInvoices(); // skipped: returns undefined
  */
@@ -44,7 +44,8 @@ export class TestLeadership {
    * For a unit test without a Nest app: lets the `@LeaderOnly()` methods of `instance` run through
    * the real gate, leading as `options` say, and returns the handle that changes it. The instance's
    * jobs keep every behaviour of the gate: a job that throws is logged and returns `undefined`, a
-   * skipped call returns `undefined`, and `currentLeaderJob()` gives the term and signal.
+   * skipped call returns `undefined`, and `currentLeaderJob()` gives the term, the fencing token,
+   * the signal and (with `scheduledAt`) the fire time.
    *
    * @throws LeaderOnlySetupError when `instance` has no `@LeaderOnly()` method, or already belongs to
    *   a Nest app (use `app.get(TestLeadership)` from `LeaderElectionTestingModule` there)
@@ -71,7 +72,17 @@ export class TestLeadership {
     for (const elector of electors.values()) elector.start();
     const gate = new JobGate(states);
     Object.defineProperty(instance, JOB_GATE, { value: gate, configurable: true });
-    return new TestLeadership(electors, gate);
+    return TestLeadership.create(electors, gate, options);
+  }
+
+  /** @internal the handle of new electors, with each election's `scheduledAt` applied */
+  static create(electors: ReadonlyMap<string, TestElector>, gate: JobGate, options: TestLeadershipOptions): TestLeadership {
+    const leadership = new TestLeadership(electors, gate);
+    for (const name of electors.keys()) {
+      const { scheduledAt } = electionOptions(options, name);
+      if (scheduledAt !== undefined) leadership.election(name).setScheduledAt(scheduledAt);
+    }
+    return leadership;
   }
 
   /** The handle for another election of the same app or instance. */
@@ -83,12 +94,27 @@ export class TestLeadership {
    * This pod leads. Without `term`: if it did not lead, it starts the next term (the current term
    * + 1, as a new Lease holder does); if it leads already, nothing changes. With a `term` other
    * than the current one, the current term ends (its AbortSignal fires) and the new one begins.
+   * A new term's fencing token is `options.fencingToken`, else the term as a decimal string.
+   *
+   * @throws RangeError for another fencing token in the term this pod leads in: a token belongs to
+   *   one acquisition. To test a Lease re-created with its term back at 0, call `loseLeadership()`
+   *   first, then `lead(0, { fencingToken })` with a higher token.
    */
-  lead(term?: number | null): LeadershipState {
+  lead(term?: number | null, options: TestTermOptions = {}): LeadershipState {
     const { current } = this.elector;
     const leading = current.leader === this.identity;
     const next = term !== undefined ? term : leading ? current.term : nextTerm(current.term);
-    return this.decide({ leader: this.identity, term: next, leadingUntil: Number.POSITIVE_INFINITY });
+    if (leading && next === current.term) {
+      if (options.fencingToken !== undefined && options.fencingToken !== current.fencingToken) {
+        throw new RangeError(
+          `lead(${next}, { fencingToken: ${JSON.stringify(options.fencingToken)} }): this pod already leads in term ${next}, ` +
+            `with the fencing token ${JSON.stringify(current.fencingToken)}. A fencing token belongs to one acquisition: give a new term, ` +
+            `or call loseLeadership() first (as when the Lease is re-created).`,
+        );
+      }
+      return this.state();
+    }
+    return this.decide({ leader: this.identity, term: next, fencingToken: tokenFor(next, options), leadingUntil: Number.POSITIVE_INFINITY });
   }
 
   /**
@@ -108,9 +134,21 @@ export class TestLeadership {
    * The leadership moves to `term` with the same leader. While this pod leads, its current term
    * ends (the running jobs' AbortSignal fires, onStoppedLeading runs) and the new one begins.
    */
-  changeTerm(term: number | null): LeadershipState {
+  changeTerm(term: number | null, options: TestTermOptions = {}): LeadershipState {
     const { current } = this.elector;
-    return this.decide({ ...current, term }, 'a new term began');
+    return this.decide({ ...current, term, fencingToken: tokenFor(term, options) }, 'a new term began');
+  }
+
+  /**
+   * The fire time that the jobs of this election run for when the test calls them itself, as
+   * `currentLeaderJob().scheduledAt` gives it (a `@Cron()` job's tick, say, without waiting for it).
+   * `undefined` goes back to what a real tick would see (see `TestElectionOptions.scheduledAt`).
+   */
+  setScheduledAt(scheduledAt: Date | null | undefined): void {
+    if (scheduledAt !== undefined && scheduledAt !== null && !(scheduledAt instanceof Date && Number.isFinite(scheduledAt.getTime()))) {
+      throw new RangeError(`setScheduledAt(${String(scheduledAt)}): pass a valid Date, null, or undefined.`);
+    }
+    this.gate.fixScheduledAt(this.electionName, scheduledAt);
   }
 
   /**
@@ -153,19 +191,31 @@ export function createTestElectors(
   options: TestLeadershipOptions,
 ): Map<string, TestElector> {
   return new Map([...states].map(([name, state]) => {
-    const { leading = true, term = 0 } = electionOptions(options, name);
+    const { leading = true, term = 0, fencingToken } = electionOptions(options, name);
     const view: LeadershipView = leading
-      ? { leader: state.identity, term, leadingUntil: Number.POSITIVE_INFINITY }
+      ? { leader: state.identity, term, fencingToken: tokenFor(term, { fencingToken }), leadingUntil: Number.POSITIVE_INFINITY }
       : { leader: null, term, leadingUntil: 0 };
     return [name, new TestElector(state, view)] as const;
   }));
 }
 
-/** An election's own options, completed from the top level's `leading` and `term`. */
+/** An election's own options, completed from the top level's (callbacks excepted). */
 export function electionOptions(options: TestLeadershipOptions, name: string): TestElectionOptions {
   if (name === DEFAULT_ELECTION) return options;
   const own = options.elections?.[name] ?? {};
-  return { leading: options.leading, term: options.term, ...own };
+  const { leading, term, fencingToken, scheduledAt } = options;
+  return { leading, term, fencingToken, scheduledAt, ...own };
+}
+
+/** A new term's fencing token: the one given, else one that grows with the term, as a real one does. */
+function tokenFor(term: number | null, { fencingToken }: TestTermOptions): string | null {
+  if (fencingToken !== undefined) {
+    if (fencingToken !== null && !/^\d+$/.test(fencingToken)) {
+      throw new RangeError(`fencingToken ${JSON.stringify(fencingToken)}: use a decimal string such as '1042' (a real one is an etcd revision), or null.`);
+    }
+    return fencingToken;
+  }
+  return term === null ? null : String(term);
 }
 
 function nextTerm(term: number | null): number | null {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { SpawnedProcess } from '../support/child-process.js';
@@ -70,6 +70,54 @@ void main();
 `;
 
 /**
+ * The README's own files, as a new user pastes them: the Usage app module and job (README.md), the
+ * store they use, and the two tests of docs/testing.md. test/readme/readme-examples.spec.ts proves
+ * that these files are what the pages show, verbatim.
+ */
+export const README_FILES = ['app.module.ts', 'billing.jobs.ts', 'invoice.service.ts', 'billing.jobs.spec.ts', 'billing.app.spec.ts'];
+
+/**
+ * Starts the README's AppModule as a user's main.ts would (an application context: the consumer
+ * has no HTTP platform), with shutdown hooks, and says when it is up.
+ */
+const USAGE_MAIN = `
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module.js';
+
+async function bootstrap(): Promise<void> {
+  const app = await NestFactory.createApplicationContext(AppModule);
+  app.enableShutdownHooks();
+  console.log('usage app started');
+}
+
+void bootstrap();
+`;
+
+/** Vitest for the README's tests: Nest's DI needs the legacy decorators and their metadata. */
+const VITEST_CONFIG = `
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  oxc: { decorator: { legacy: true, emitDecoratorMetadata: true } },
+  test: { include: ['src/**/*.spec.ts'], setupFiles: ['reflect-metadata'] },
+});
+`;
+
+/**
+ * What a Nest CLI app's tsconfig had before NodeNext: CommonJS with TypeScript's classic
+ * `moduleResolution: node`, which ignores the `exports` map; the package's `typesVersions` is what
+ * leads it to `/testing` and `/terminus`. Checked with TypeScript 5.9.
+ */
+const CLASSIC_RESOLUTION_CHECK = `
+import { LeaderElectionTestingModule, TestLeadership } from 'nestjs-cluster-leader/testing';
+import { LeaderElectionHealthIndicator } from 'nestjs-cluster-leader/terminus';
+import { LeaderElectionModule } from 'nestjs-cluster-leader';
+
+export const used = [LeaderElectionTestingModule, TestLeadership, LeaderElectionHealthIndicator, LeaderElectionModule];
+`;
+
+/**
  * Writes a consumer app into `folder` and installs the packed library into its node_modules the
  * way npm lays it out: the tarball unpacked as `node_modules/nestjs-cluster-leader`, and every
  * package the packed package.json names as a dependency or peer (plus `@types/node` for the
@@ -83,7 +131,7 @@ void main();
  */
 export async function createConsumer(
   folder: string,
-  { format, tarball, repoNodeModules }: { format: ModuleFormat; tarball: string; repoNodeModules: string },
+  { format, tarball, repoNodeModules, readme }: { format: ModuleFormat; tarball: string; repoNodeModules: string; readme: string },
 ): Promise<void> {
   const library = join(folder, 'node_modules', 'nestjs-cluster-leader');
   await mkdir(library, { recursive: true });
@@ -92,7 +140,8 @@ export async function createConsumer(
     dependencies?: Record<string, string>;
     peerDependencies?: Record<string, string>;
   };
-  const linked = [...Object.keys(packed.dependencies ?? {}), ...Object.keys(packed.peerDependencies ?? {}), '@types/node'];
+  // And what the README's tests need: @nestjs/testing and vitest (docs/testing.md: Jest too).
+  const linked = [...Object.keys(packed.dependencies ?? {}), ...Object.keys(packed.peerDependencies ?? {}), '@types/node', '@nestjs/testing', 'vitest'];
   for (const name of linked) {
     const target = join(folder, 'node_modules', name);
     await mkdir(join(target, '..'), { recursive: true });
@@ -122,6 +171,19 @@ export async function createConsumer(
   await writeFile(join(folder, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
   await mkdir(join(folder, 'src'));
   await writeFile(join(folder, 'src', 'main.ts'), CONSUMER_MAIN);
+  for (const file of README_FILES) await copyFile(join(readme, file), join(folder, 'src', file));
+  await writeFile(join(folder, 'src', 'usage.ts'), USAGE_MAIN);
+  await writeFile(join(folder, 'vitest.config.mjs'), VITEST_CONFIG);
+  await mkdir(join(folder, 'classic'));
+  await writeFile(join(folder, 'classic', 'entry-points.ts'), CLASSIC_RESOLUTION_CHECK);
+  const classic = {
+    compilerOptions: {
+      target: 'ES2022', module: 'commonjs', moduleResolution: 'node', types: ['node'], strict: true,
+      experimentalDecorators: true, emitDecoratorMetadata: true, skipLibCheck: true, noEmit: true,
+    },
+    files: ['classic/entry-points.ts'],
+  };
+  await writeFile(join(folder, 'tsconfig.classic.json'), JSON.stringify(classic, null, 2));
 }
 
 /** A consumer app's process (`node <script>` in its folder), with nothing of this environment but PATH. */

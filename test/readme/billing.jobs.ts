@@ -1,4 +1,4 @@
-// The README's BillingJobs (see "Usage"), which its "Testing" examples test.
+// billing.jobs.ts
 import { Injectable } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { currentLeaderJob, LeaderOnly } from 'nestjs-cluster-leader';
@@ -9,12 +9,13 @@ export class BillingJobs {
   constructor(private readonly invoices: InvoiceService) {}
 
   @Cron('0 0 * * * *')
-  @LeaderOnly()
+  @LeaderOnly({ missedRuns: 'runOnce' }) // an hour nobody ran (a crash, an outage) is made up once
   async closeHourlyInvoices() {
-    const { term, signal } = currentLeaderJob()!;
-    for (const invoice of await this.invoices.open()) {
+    const { scheduledAt, fencingToken, signal } = currentLeaderJob()!;
+    // fencingToken: a decimal string on the Lease backend; null on sidecar and standalone
+    for (const invoice of await this.invoices.open(scheduledAt!)) {
       if (signal.aborted) return; // this pod stopped leading: stop writing
-      await this.invoices.close(invoice, { fencingToken: term });
+      await this.invoices.close(invoice, { fencingToken });
     }
   }
 }

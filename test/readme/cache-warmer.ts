@@ -26,7 +26,7 @@ export class CacheWarmer implements OnApplicationBootstrap, OnApplicationShutdow
 
   @LeaderOnly()
   async warmUp() {
-    const { term, signal } = currentLeaderJob()!;
-    await this.cache.rebuild({ fencingToken: term, signal });
+    const { fencingToken, signal } = currentLeaderJob()!; // fencingToken: null on sidecar and standalone
+    await this.cache.rebuild({ fencingToken, signal });
   }
 }

@@ -7,6 +7,9 @@ import { describe, expect, it } from 'vitest';
  * a block that went missing says where it was expected.
  */
 const EXAMPLES: Record<string, string> = {
+  // The Usage job is the file the testing examples import, so they test what the README shows.
+  'app.module.ts': 'README.md',
+  'billing.jobs.ts': 'README.md',
   'billing.jobs.spec.ts': 'docs/testing.md',
   'billing.app.spec.ts': 'docs/testing.md',
   'cache-warmer.ts': 'docs/configuration.md',
