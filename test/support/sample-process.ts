@@ -10,10 +10,14 @@ import { REPO_ROOT, spawnSample } from './spawn-sample.js';
 /** `GET /status` and `GET /runs` of the sample: its contract with the black-box checks. */
 export type { SampleRun, SampleStatus };
 
-/** Compiles the sample and the library into dist-sample, as `tsc -p tsconfig.sample.json`. */
+/**
+ * Compiles the sample and the library into dist-sample as `npm run build:sample` does: tsc, then
+ * sample/link-library.mjs, which lets the compiled sample import the library by its package name.
+ */
 export async function buildSample(): Promise<void> {
   const tsc = join(REPO_ROOT, 'node_modules/typescript/bin/tsc');
   await promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.sample.json'], { cwd: REPO_ROOT });
+  await promisify(execFile)(process.execPath, ['sample/link-library.mjs', 'dist-sample'], { cwd: REPO_ROOT });
 }
 
 /** Exits of the sample: code 0 after a clean shutdown. */
