@@ -13,7 +13,7 @@ export const REPO_ROOT = (() => {
 const SAMPLE_MAIN = 'dist-sample/sample/src/main.js';
 
 /** What the sample or the library reads from the environment: none of the caller's may leak in. */
-const SAMPLE_ENV = [
+export const SAMPLE_ENV = [
   'PORT', 'SAMPLE_JOB_CRON', 'MY_POD_NAME', 'POD_NAME', 'POD_NAMESPACE', 'KUBERNETES_SERVICE_HOST',
   'KUBERNETES_SERVICE_PORT', 'KUBECONFIG', 'LEADER_ELECTION_BACKEND', 'LEADER_ELECTION_SIDECAR_URL',
   'LEADER_ELECTION_LEASE_NAME', 'LEADER_ELECTION_NAMESPACE', 'LEASE_DURATION_MS', 'RENEW_DEADLINE_MS',
