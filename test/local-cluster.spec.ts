@@ -51,7 +51,7 @@ describe('npm run local-cluster', () => {
     const ports = await freePorts(3);
     const cluster = localCluster([`--ports=${ports.join(',')}`, `--sample-dir=${OUT}`]);
     processes.push(cluster);
-    await cluster.waitForLine(/^The Lease default\/sample-leader, as the API server stores it:$/);
+    await cluster.waitForLine(/^The Lease default\/sample-leader, as the API server stores it:$/, 20_000);
 
     const commands = cluster.output.filter((line) => line.startsWith('  env PORT=')).map((line) => line.trim());
     expect(commands).toHaveLength(3);
@@ -68,7 +68,8 @@ describe('npm run local-cluster', () => {
     processes.push(...replicas);
     const status = async (index: number): Promise<SampleStatus> => (await fetch(`http://localhost:${ports[index]}/status`)).json() as Promise<SampleStatus>;
 
-    const elected = await cluster.waitForLine(/held by replica-\d \(term 0\)$/);
+    // Bounds, not waits: two Nest apps start on a shared machine before one leads.
+    const elected = await cluster.waitForLine(/held by replica-\d \(term 0\)$/, 30_000);
     const leader = Number(/replica-(\d)/.exec(elected)![1]) - 1;
     const follower = 1 - leader;
     await replicas[leader]!.waitForLine(new RegExp(`this pod \\(replica-${leader + 1}\\) is now the leader \\(term 0\\)`));
