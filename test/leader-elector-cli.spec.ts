@@ -1,11 +1,13 @@
 import { EventEmitter, once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseGoDuration } from '../lib/cli/go-duration.js';
 import { parseLeaderElectorFlags } from '../lib/cli/leader-elector-flags.js';
+import { SERVICE_ACCOUNT_CA_FILE, SERVICE_ACCOUNT_TOKEN_FILE } from '../lib/electors/lease/resourcelock/kube-config.js';
 import { LeaderElectorFlagError } from '../lib/errors/leader-elector-flag.error.js';
 import { buildElectorCommand, ElectorProcess } from './support/elector-process.js';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
@@ -168,6 +170,96 @@ describe('the bin as processes on one Lease', () => {
     await expect.poll(() => server.getLease('default', lease)?.spec?.holderIdentity).toBe('pod-e');
     expect(await elector.stop()).toEqual({ code: 0, signal: null });
     expect(server.getLease('default', lease)?.spec?.holderIdentity).toBe('');
+  });
+});
+
+describe('the bin without usable Kubernetes credentials', () => {
+  let home: string;
+  const processes: ElectorProcess[] = [];
+
+  beforeAll(async () => {
+    // An empty home: no ~/.kube/config unless a case writes one.
+    home = await mkdtemp(join(tmpdir(), 'leader-elector-cli-home-'));
+    await writeFile(join(home, 'not-a-kubeconfig'), 'clusters:\n  - name: broken\n');
+    await writeFile(join(home, 'no-context'), 'apiVersion: v1\nkind: Config\nclusters: []\nusers: []\ncontexts: []\n');
+  });
+
+  afterEach(async () => {
+    await Promise.all(processes.splice(0).map((elector) => elector.kill()));
+  });
+
+  afterAll(async () => {
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  /** Runs the bin as a pod would, with --http, and returns how it ended and what it said. */
+  async function failure(env: Record<string, string>, flags: string[] = []) {
+    const elector = new ElectorProcess(['--election=cli-lease', '--id=pod-z', '--http=127.0.0.1:0', ...flags], { HOME: home, ...env });
+    processes.push(elector);
+    const exit = await elector.exited;
+    return { exit, output: elector.output.map((line) => line.replaceAll(home, '<home>')) };
+  }
+
+  const inPod = { KUBERNETES_SERVICE_HOST: '10.96.0.1', KUBERNETES_SERVICE_PORT: '443' };
+  const mounted = existsSync(SERVICE_ACCOUNT_TOKEN_FILE);
+
+  // Each case: exit 1 (as when it cannot start for any other reason), one line naming the variable
+  // or flag, its value and the fix, and nothing served or campaigned before it.
+  it.each([
+    {
+      problem: 'no kubeconfig at all, outside Kubernetes',
+      env: {},
+      says: `nestjs-cluster-leader-elector: KUBECONFIG is not set: <home>/.kube/config does not exist and no ServiceAccount token is mounted (${SERVICE_ACCOUNT_TOKEN_FILE}), and this process runs outside Kubernetes (KUBERNETES_SERVICE_HOST is not set). Set KUBECONFIG to a kubeconfig file (\`kubectl config view --minify --flatten > elector.kubeconfig\` writes one for your current context), or run it in a pod, where it uses the pod's ServiceAccount.`,
+    },
+    {
+      problem: 'a KUBECONFIG that names no file',
+      env: { KUBECONFIG: '<home>/missing' },
+      says: 'nestjs-cluster-leader-elector: KUBECONFIG=<home>/missing: No file exists at "<home>/missing". Point KUBECONFIG at an existing kubeconfig file, or unset it to use ~/.kube/config (in a pod: the pod\'s ServiceAccount, or pass --use-cluster-credentials).',
+    },
+    {
+      problem: 'a KUBECONFIG file that is not a kubeconfig',
+      env: { KUBECONFIG: '<home>/not-a-kubeconfig' },
+      says: 'nestjs-cluster-leader-elector: KUBECONFIG=<home>/not-a-kubeconfig: It could not be loaded: clusters[0].cluster is missing. Fix the file (kubectl config view shows what it holds), or point KUBECONFIG at another one.',
+    },
+    {
+      problem: 'a KUBECONFIG file with no current context',
+      env: { KUBECONFIG: '<home>/no-context' },
+      says: 'nestjs-cluster-leader-elector: KUBECONFIG=<home>/no-context: Its current context is not set (contexts: none), so it names no cluster and no user. Select a context that names both (kubectl config use-context NAME, or current-context in the file).',
+    },
+    {
+      problem: '--use-cluster-credentials outside a pod',
+      env: {},
+      flags: ['--use-cluster-credentials'],
+      says: 'nestjs-cluster-leader-elector: --use-cluster-credentials: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set, so this process does not run in a Kubernetes pod (Kubernetes sets both in every container) and the API server\'s address is unknown. Outside a pod, or to use a kubeconfig file, drop --use-cluster-credentials: the command then reads KUBECONFIG, else ~/.kube/config.',
+    },
+    {
+      problem: '--use-cluster-credentials with half of the API server\'s address',
+      env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' },
+      flags: ['--use-cluster-credentials'],
+      says: 'nestjs-cluster-leader-elector: --use-cluster-credentials: KUBERNETES_SERVICE_PORT is not set (KUBERNETES_SERVICE_HOST is "10.96.0.1"), so this process does not run in a Kubernetes pod (Kubernetes sets both in every container) and the API server\'s address is unknown. Outside a pod, or to use a kubeconfig file, drop --use-cluster-credentials: the command then reads KUBECONFIG, else ~/.kube/config.',
+    },
+    ...(mounted
+      ? [] // this machine is a pod with a token: the cases of a pod without one cannot be made here
+      : [
+          {
+            problem: '--use-cluster-credentials in a pod without a mounted token',
+            env: inPod,
+            flags: ['--use-cluster-credentials'],
+            says: `nestjs-cluster-leader-elector: --use-cluster-credentials: The API server is 10.96.0.1:443, but no ServiceAccount credentials are mounted: ${SERVICE_ACCOUNT_TOKEN_FILE} does not exist, ${SERVICE_ACCOUNT_CA_FILE} does not exist. Mount them (automountServiceAccountToken: true on the pod or its ServiceAccount). Outside a pod, or to use a kubeconfig file, drop --use-cluster-credentials: the command then reads KUBECONFIG, else ~/.kube/config.`,
+          },
+          {
+            problem: 'no kubeconfig in a pod without a mounted token',
+            env: inPod,
+            says: `nestjs-cluster-leader-elector: KUBECONFIG is not set: <home>/.kube/config does not exist and no ServiceAccount token is mounted (${SERVICE_ACCOUNT_TOKEN_FILE}), although KUBERNETES_SERVICE_HOST is set (a pod). Mount the pod's ServiceAccount token (automountServiceAccountToken: true on the pod or its ServiceAccount), or set KUBECONFIG to a kubeconfig file.`,
+          },
+        ]),
+  ])('exits 1 on $problem, naming it, its value and the fix', async ({ env, flags, says }) => {
+    const resolved = Object.fromEntries(Object.entries(env).map(([name, value]) => [name, value.replace('<home>', home)]));
+
+    const { exit, output } = await failure(resolved, flags);
+
+    expect(exit).toEqual({ code: 1, signal: null });
+    expect(output).toEqual([says]);
   });
 });
 

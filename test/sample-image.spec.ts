@@ -33,9 +33,12 @@ describe('the sample image', () => {
       // `npm ci`, so this needs no network.
       await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], { cwd: image });
     };
-    // Compiled as `npm run build:sample` does, straight into the image folder, so this file never
-    // touches the dist-sample/ that other test files run.
-    const build = tsc(['-p', 'tsconfig.sample.json', '--outDir', join(image, 'dist-sample')]);
+    // Compiled as `npm run build:sample` does (tsc, then sample/link-library.mjs), straight into the
+    // image folder, so this file never touches the dist-sample/ that other test files run.
+    const build = (async () => {
+      await tsc(['-p', 'tsconfig.sample.json', '--outDir', join(image, 'dist-sample')]);
+      await run(process.execPath, ['sample/link-library.mjs', join(image, 'dist-sample')], { cwd: REPO_ROOT });
+    })();
     await Promise.all([install(), build]);
   }, 120_000);
 
@@ -80,6 +83,25 @@ describe('the sample image', () => {
     }
   });
 
+  it('imports the library by its package name only, so its sources copy into an app as they are', async () => {
+    const folder = join(REPO_ROOT, 'sample/src');
+    const specifiers: string[] = [];
+    for (const file of (await readdir(folder)).filter((name) => name.endsWith('.ts'))) {
+      const text = await readFile(join(folder, file), 'utf8');
+      for (const [, specifier] of text.matchAll(/\bfrom '([^']+)'/g)) specifiers.push(specifier!);
+    }
+    // Relative imports stay inside sample/src; the library comes by name, and the image above holds
+    // no lib/ source: it ran with only what `npm run build:sample` wrote.
+    expect(specifiers.filter((specifier) => specifier.startsWith('.') && !specifier.startsWith('./'))).toEqual([]);
+    expect(specifiers).toContain('nestjs-cluster-leader');
+    expect(specifiers).toContain('nestjs-cluster-leader/terminus');
+    expect(JSON.parse(await readFile(join(image, 'dist-sample/package.json'), 'utf8'))).toMatchObject({
+      name: 'nestjs-cluster-leader',
+      type: 'module',
+      exports: { '.': { default: './lib/index.js' }, './terminus': { default: './lib/terminus/index.js' } },
+    });
+  });
+
   it('is built by a Dockerfile whose final stage installs exactly that, and no build output but the sample', async () => {
     const dockerfile = await readFile(join(REPO_ROOT, 'sample/Dockerfile'), 'utf8');
     const stages = dockerfile.split(/^FROM /m).slice(1);
@@ -88,5 +110,10 @@ describe('the sample image', () => {
     expect(final).toMatch(/^COPY sample\/package\.json sample\/package-lock\.json \.\/$/m);
     expect(final).toMatch(/^RUN npm ci --omit=dev\b/m);
     expect(final.match(/^COPY --from=build .*$/gm)).toEqual(['COPY --from=build /app/dist-sample ./dist-sample']);
+    // The build stage builds as this file does: build:sample, which npm follows with postbuild:sample.
+    const { scripts } = await readJson<{ scripts: Record<string, string> }>('package.json');
+    expect(scripts['postbuild:sample']).toBe('node sample/link-library.mjs dist-sample');
+    expect(stages[0]).toMatch(/^COPY sample\/link-library\.mjs \.\/sample\/$/m);
+    expect(stages[0]).toMatch(/^RUN npm run build:sample$/m);
   });
 });

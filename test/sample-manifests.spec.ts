@@ -1,6 +1,7 @@
 import { dumpYaml, loadAllYaml, type V1Container, type V1Deployment, type V1PodDisruptionBudget } from '@kubernetes/client-node';
+import { existsSync, readdirSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 
@@ -10,9 +11,25 @@ import { parse, parseAllDocuments } from 'yaml';
  * @kubernetes/client-node's typed models, which drop any field the Kubernetes schema does not know;
  * the two must agree, so a misspelled field (`readOnlyRootFileSystem`) fails here instead of being
  * ignored by the cluster.
+ *
+ * The rules are stated once and hold for every folder under sample/k8s that holds manifests,
+ * found by walking it: a new folder is checked without being listed here.
  */
 const root = new URL('..', import.meta.url).pathname;
-const FOLDERS = ['sample/k8s/lease', 'sample/k8s/sidecar'];
+
+/** Every folder under sample/k8s with a .yaml file in it, as a path from the repository root. */
+function manifestFolders(folder = join(root, 'sample/k8s')): string[] {
+  const entries = readdirSync(folder, { withFileTypes: true });
+  const own = entries.some((entry) => entry.isFile() && entry.name.endsWith('.yaml')) ? [relative(root, folder)] : [];
+  return [...own, ...entries.filter((entry) => entry.isDirectory()).flatMap((entry) => manifestFolders(join(folder, entry.name)))].sort();
+}
+const FOLDERS = manifestFolders();
+
+/** The images this repository builds, and the Dockerfile that builds each. */
+const DOCKERFILES: Record<string, string> = {
+  'nestjs-cluster-leader-sample': 'sample/Dockerfile',
+  'nestjs-cluster-leader-elector': 'docker/leader-elector.Dockerfile',
+};
 
 interface Manifest {
   file: string;
@@ -43,6 +60,21 @@ function ofKind<T>(manifests: Manifest[], kind: string): T[] {
 /** The securityContext Kubernetes applies to a container: its own fields over the pod's. */
 function effectiveSecurityContext(deployment: V1Deployment, container: V1Container) {
   return { ...deployment.spec!.template.spec!.securityContext, ...container.securityContext };
+}
+
+/** The sample app's container: every Deployment here runs the sample in a container named `app`. */
+function appContainer(deployment: V1Deployment): V1Container {
+  const app = deployment.spec!.template.spec!.containers.find((container) => container.name === 'app');
+  expect(app, `${deployment.metadata?.name}: a container named app`).toBeDefined();
+  return app!;
+}
+
+/** A memory quantity in bytes: `96Mi`, `1Gi`, `128M`, `1000`. */
+function bytes(quantity: string): number {
+  const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
+  expect(match, `a memory quantity: ${quantity}`).not.toBeNull();
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, k: 1e3, M: 1e6, G: 1e9 }[match![2] ?? ''] ?? 1;
+  return Number(match![1]) * unit;
 }
 
 describe.each(FOLDERS)('the manifests in %s', (folder) => {
@@ -114,13 +146,36 @@ describe.each(FOLDERS)('the manifests in %s', (folder) => {
       expect(image).not.toMatch(/^(gcr\.io\/google[-_]containers|k8s\.gcr\.io)\//);
     }
   });
-});
 
-describe.each(FOLDERS)('the probes and metrics in %s', (folder) => {
-  it('probe liveness on /health and readiness on /healthz, and let Prometheus find /metrics on the app port', async () => {
+  it('give every container a cpu and memory request and a memory limit at or above it', async () => {
     const { manifests } = await readFolder(folder);
     const [deployment] = ofKind<V1Deployment>(manifests, 'Deployment');
-    const app = deployment.spec!.template.spec!.containers.find((container) => container.name === 'app')!;
+    for (const { name, resources } of deployment.spec!.template.spec!.containers) {
+      expect(resources?.requests?.cpu, `${name}: requests.cpu`).toBeDefined();
+      const request = bytes(String(resources?.requests?.memory));
+      expect(bytes(String(resources?.limits?.memory)), `${name}: limits.memory`).toBeGreaterThanOrEqual(request);
+    }
+  });
+
+  it('point only at files and README sections that exist', async () => {
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    for (const file of await readdir(join(root, folder))) {
+      const comments = (await readFile(join(root, folder, file), 'utf8')).split('\n').filter((line) => /^\s*#/.test(line) || / # /.test(line)).join('\n');
+      for (const [path] of comments.matchAll(/\b(?:docs|sample|docker)\/[\w.\/-]*[\w\/]/g)) {
+        expect(existsSync(join(root, path)), `${folder}/${file} names ${path}`).toBe(true);
+      }
+      for (const [, section] of comments.matchAll(/README: "([^"]+)"/g)) {
+        expect(readme, `${folder}/${file} names the README section "${section}"`).toMatch(new RegExp(`^#+ ${section}$`, 'm'));
+      }
+    }
+  });
+});
+
+describe.each(FOLDERS)('the app container in %s', (folder) => {
+  it('probes liveness on /health and readiness on /healthz, and lets Prometheus find /metrics on the app port', async () => {
+    const { manifests } = await readFolder(folder);
+    const [deployment] = ofKind<V1Deployment>(manifests, 'Deployment');
+    const app = appContainer(deployment);
     expect(app.livenessProbe?.httpGet).toMatchObject({ path: '/health', port: 'http' });
     expect(app.readinessProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
     const http = app.ports!.find((port) => port.name === 'http')!;
@@ -130,19 +185,41 @@ describe.each(FOLDERS)('the probes and metrics in %s', (folder) => {
       'prometheus.io/path': '/metrics',
     });
   });
+
+  it('asks for the same resources as in every other folder (one measured figure: docs/kubernetes.md)', async () => {
+    const [first] = FOLDERS;
+    const expected = appContainer(ofKind<V1Deployment>((await readFolder(first!)).manifests, 'Deployment')[0]!).resources;
+    const { manifests } = await readFolder(folder);
+    expect(appContainer(ofKind<V1Deployment>(manifests, 'Deployment')[0]!).resources, `${folder} and ${first}`).toEqual(expected);
+  });
 });
 
-describe('the sample image and its manifests', () => {
-  it('run the app as the user the Dockerfile sets', async () => {
-    const dockerfile = await readFile(join(root, 'sample/Dockerfile'), 'utf8');
-    const [, uid] = /^USER (\d+)(?::\d+)?$/m.exec(dockerfile) ?? [];
-    expect(uid, 'a numeric USER in sample/Dockerfile').toBeDefined();
+describe('the sample\'s manifests', () => {
+  it('are found in every folder under sample/k8s, each applied as a whole with kubectl apply -k', () => {
+    // The walk must find the folders the docs name; a broken walk must not pass by checking nothing.
+    expect(FOLDERS).toEqual(expect.arrayContaining(['sample/k8s/lease', 'sample/k8s/sidecar', 'sample/k8s/sidecar-migrated/in-app', 'sample/k8s/sidecar-migrated/elector-bin']));
+    for (const folder of FOLDERS) expect(existsSync(join(root, folder, 'kustomization.yaml')), `${folder}/kustomization.yaml`).toBe(true);
+  });
+
+  it('run each image this repository builds as the user its Dockerfile sets', async () => {
+    const users = new Map<string, number>();
+    for (const [image, dockerfile] of Object.entries(DOCKERFILES)) {
+      const [, uid] = /^USER (\d+)(?::\d+)?$/m.exec(await readFile(join(root, dockerfile), 'utf8')) ?? [];
+      expect(uid, `a numeric USER in ${dockerfile}`).toBeDefined();
+      users.set(image, Number(uid));
+    }
+    let checked = 0;
     for (const folder of FOLDERS) {
       const { manifests } = await readFolder(folder);
       const [deployment] = ofKind<V1Deployment>(manifests, 'Deployment');
-      const app = deployment.spec!.template.spec!.containers.find((container) => container.name === 'app')!;
-      expect(effectiveSecurityContext(deployment, app).runAsUser, folder).toBe(Number(uid));
+      for (const container of deployment.spec!.template.spec!.containers) {
+        const image = container.image!.replace(/:[^/]*$/, '');
+        if (!users.has(image)) continue;
+        expect(effectiveSecurityContext(deployment, container).runAsUser, `${folder}: ${container.name}`).toBe(users.get(image));
+        checked++;
+      }
     }
+    expect(checked).toBeGreaterThanOrEqual(FOLDERS.length);
   });
 
   it('are applied with kubectl apply -k everywhere the README, the docs and the manifests say how', async () => {

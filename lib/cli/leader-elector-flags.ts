@@ -38,7 +38,8 @@ it releases the Lease (so another pod takes over at once) and exits 0.
                                (default ${DEFAULT_TTL}); the renew deadline is ttl/2, the retry
                                period ttl/4, as the old sidecar had them
   --use-cluster-credentials    use the pod's service account only (default: KUBECONFIG, else
-                               ~/.kube/config, else the pod's service account)
+                               ~/.kube/config, else the pod's service account); a command
+                               without usable credentials exits 1 and says why
   -h, --help                   show this text
 `;
 
@@ -111,21 +112,38 @@ export function parseLeaderElectorFlags(args: string[]): LeaderElectorCommandLin
   return { help, options, useClusterCredentials, given };
 }
 
-/** Says what a LeaderElectionConfigError means in terms of the flag that set the option. */
+/**
+ * Says what a LeaderElectionConfigError means in terms of the flag that set the option; an error
+ * about a setting that is not a flag's option (KUBECONFIG, --use-cluster-credentials) names that
+ * setting as it is.
+ */
 export function flagErrorFromConfigError(error: LeaderElectionConfigError, given: LeaderElectorCommandLine['given']): LeaderElectorFlagError {
   const flag = flagOfOption(error.option);
+  if (flag === undefined) {
+    return new LeaderElectorFlagError(error.option, `${COMMAND}: ${describeSetting(error.option, error.value)}: ${error.fix}`);
+  }
   const value = given[flag];
   const shown = value === undefined ? `--${flag} is missing` : `--${flag}=${value}`;
   const ttlNote = flag === 'ttl' ? ' (--ttl sets lease.leaseDurationMs; renewDeadlineMs is ttl/2 and retryPeriodMs ttl/4.)' : '';
   return new LeaderElectorFlagError(`--${flag}`, `${COMMAND}: ${shown}: ${error.fix}${ttlNote}`);
 }
 
-function flagOfOption(option: string): Flag {
+/** The flag that sets a library option, or undefined for a setting no flag sets. */
+function flagOfOption(option: string): Flag | undefined {
   if (option === 'identity') return 'id';
   if (option === 'lease.name') return 'election';
   if (option === 'lease.namespace') return 'election-namespace';
   if (option.startsWith('serveSidecarApi')) return 'http';
-  return 'ttl';
+  if (/^lease\.(leaseDurationMs|renewDeadlineMs|retryPeriodMs|requestTimeoutMs)$/.test(option)) return 'ttl';
+  return undefined;
+}
+
+/** `--use-cluster-credentials`, `KUBECONFIG=/path`, `KUBECONFIG is not set`. */
+function describeSetting(setting: string, value: unknown): string {
+  if (setting.startsWith('--')) return value === true ? setting : `${setting}=${String(value)}`;
+  if (value === undefined) return `${setting} is not set`;
+  if (typeof value === 'string' && value.startsWith('not set')) return `${setting} is ${value}`;
+  return `${setting}=${String(value)}`;
 }
 
 /** `host:port` as Go's net.SplitHostPort reads it: `[::1]:4040`, `:4040` for every interface. */

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 import { ConsoleLogger, Logger } from '@nestjs/common';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { createElector } from '../electors/create-elector.js';
-import { loadKubeConfig } from '../electors/lease/resourcelock/kube-config.js';
 import { LeaderElectionConfigError } from '../errors/leader-election-config.error.js';
 import { LeaderElectorFlagError } from '../errors/leader-elector-flag.error.js';
 import { ElectionState } from '../leadership/election-state.js';
 import { resolveOptions, type ResolvedOptions } from '../options/resolve-options.js';
 import { SidecarApiServer } from '../sidecar-api/sidecar-api.server.js';
+import { loadElectorCredentials } from './elector-credentials.js';
 import { COMMAND, flagErrorFromConfigError, parseLeaderElectorFlags, USAGE, type LeaderElectorCommandLine } from './leader-elector-flags.js';
 
 /**
@@ -18,7 +18,7 @@ import { COMMAND, flagErrorFromConfigError, parseLeaderElectorFlags, USAGE, type
  * Nest's shutdown hooks re-raise the signal, which would end the process with 143 instead of 0.
  *
  * Exit status: 0 after a signal and a clean release, 2 for a bad command line, 1 when it cannot
- * start (e.g. the --http port is taken) or fails to stop.
+ * start (no usable Kubernetes credentials, the --http port is taken) or fails to stop.
  */
 
 const logger = new Logger('LeaderElector');
@@ -40,9 +40,20 @@ async function main(args: string[]): Promise<void> {
     return;
   }
 
+  const election = options.elections[0]!;
+  // Credentials first: when they cannot work, nothing listens and nothing campaigns.
+  let kubeConfigs: Map<string, KubeConfig>;
+  try {
+    kubeConfigs = election.backend === 'lease' ? new Map([[election.name, loadElectorCredentials(commandLine.useClusterCredentials)]]) : new Map();
+  } catch (error) {
+    if (!(error instanceof LeaderElectionConfigError)) throw error;
+    process.stderr.write(`${flagErrorFromConfigError(error, commandLine.given).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+
   // From here on the first SIGTERM or SIGINT stops gracefully; a second one ends it at once.
   const signalled = firstSignal();
-  const election = options.elections[0]!;
   const state = new ElectionState(election.name, election.identity);
   const server = SidecarApiServer.fromOptions(options, new Map([[election.name, state]]));
   try {
@@ -52,17 +63,6 @@ async function main(args: string[]): Promise<void> {
     process.stderr.write(`${flagErrorFromConfigError(error, commandLine.given).message}\n`);
     process.exitCode = 1;
     signalled.cancel();
-    return;
-  }
-  let kubeConfigs: Map<string, KubeConfig>;
-  try {
-    kubeConfigs = election.backend === 'lease' ? new Map([[election.name, loadKubeConfig('', election.lease.kubeConfig)]]) : new Map();
-  } catch (error) {
-    if (!(error instanceof LeaderElectionConfigError)) throw error;
-    process.stderr.write(`${flagErrorFromConfigError(error, commandLine.given).message}\n`);
-    process.exitCode = 1;
-    signalled.cancel();
-    await server?.close();
     return;
   }
   // No jobs run here, so there is nothing to drain before a release.
@@ -110,14 +110,8 @@ function firstSignal(): { received: Promise<NodeJS.Signals>; cancel: () => void 
 }
 
 /** The flags as the library's options, validated by the library itself; errors name the flag. */
-function resolveCommandLine(commandLine: LeaderElectorCommandLine): ResolvedOptions {
-  const { options, useClusterCredentials, given } = commandLine;
+function resolveCommandLine({ options, given }: LeaderElectorCommandLine): ResolvedOptions {
   try {
-    if (useClusterCredentials) {
-      const kubeConfig = new KubeConfig();
-      kubeConfig.loadFromCluster();
-      options.lease = { ...options.lease, kubeConfig } as NonNullable<typeof options.lease>;
-    }
     return resolveOptions(options);
   } catch (error) {
     if (error instanceof LeaderElectionConfigError) throw flagErrorFromConfigError(error, given);

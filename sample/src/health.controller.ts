@@ -1,6 +1,6 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
-import { LeaderElectionHealthIndicator } from '../../lib/terminus/index.js';
+import { LeaderElectionHealthIndicator } from 'nestjs-cluster-leader/terminus';
 
 /**
  * `GET /health` for the liveness probe: down only when restarting this pod would help (a leader

@@ -1,4 +1,4 @@
-import type { LeaderElectionBackend, LeaderElectionModuleOptions } from '../../lib/index.js';
+import type { LeaderElectionBackend, LeaderElectionModuleOptions } from 'nestjs-cluster-leader';
 
 /**
  * The sample's leader-election options, from the environment. Only what is set is passed on, so

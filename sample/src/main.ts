@@ -5,7 +5,7 @@ import {
   ClusterLeaderService,
   LEADER_ELECTION_MODULE_OPTIONS,
   type LeaderElectionModuleOptions,
-} from '../../lib/index.js';
+} from 'nestjs-cluster-leader';
 import { AppModule } from './app.module.js';
 
 async function bootstrap(): Promise<void> {

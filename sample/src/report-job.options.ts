@@ -1,4 +1,4 @@
-import type { LeaderOnlyOptions, MissedRunsPolicy } from '../../lib/index.js';
+import type { LeaderOnlyOptions, MissedRunsPolicy } from 'nestjs-cluster-leader';
 
 /**
  * The sample job's schedule and @LeaderOnly() options, from the environment. Decorators are

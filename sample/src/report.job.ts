@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
-import { currentLeaderJob, LeaderOnly } from '../../lib/index.js';
+import { currentLeaderJob, LeaderOnly } from 'nestjs-cluster-leader';
 import { reportJobOptions, SAMPLE_JOB_CRON } from './report-job.options.js';
 
 /** One run of the job in this process, as `GET /runs` lists it. */

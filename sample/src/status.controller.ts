@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ClusterLeaderService } from '../../lib/index.js';
+import { ClusterLeaderService } from 'nestjs-cluster-leader';
 import { ReportJob, type SampleRun } from './report.job.js';
 
 export interface SampleStatus {

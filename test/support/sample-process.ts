@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { SampleRun } from '../../sample/src/report.job.js';
 import type { SampleStatus } from '../../sample/src/status.controller.js';
 import { SpawnedProcess, type WaitOptions } from './child-process.js';
@@ -7,7 +9,7 @@ import { tsc } from './tsc.js';
 const SAMPLE_MAIN = 'dist-sample/sample/src/main.js';
 
 /** What the sample or the library reads from the environment: none of the caller's may leak in. */
-const SAMPLE_ENV = [
+export const SAMPLE_ENV = [
   'PORT', 'SAMPLE_JOB_CRON', 'MY_POD_NAME', 'POD_NAME', 'POD_NAMESPACE', 'KUBERNETES_SERVICE_HOST',
   'KUBERNETES_SERVICE_PORT', 'KUBECONFIG', 'LEADER_ELECTION_BACKEND', 'LEADER_ELECTION_SIDECAR_URL',
   'LEADER_ELECTION_LEASE_NAME', 'LEADER_ELECTION_NAMESPACE', 'LEASE_DURATION_MS', 'RENEW_DEADLINE_MS',
@@ -18,9 +20,13 @@ const SAMPLE_ENV = [
 /** `GET /status` and `GET /runs` of the sample: its contract with the black-box checks. */
 export type { SampleRun, SampleStatus };
 
-/** Compiles the sample and the library into dist-sample, as `tsc -p tsconfig.sample.json`. */
-export function buildSample(): Promise<void> {
-  return tsc(['-p', 'tsconfig.sample.json']);
+/**
+ * Compiles the sample and the library into dist-sample as `npm run build:sample` does: tsc, then
+ * sample/link-library.mjs, which lets the compiled sample import the library by its package name.
+ */
+export async function buildSample(): Promise<void> {
+  await tsc(['-p', 'tsconfig.sample.json']);
+  await promisify(execFile)(process.execPath, ['sample/link-library.mjs', 'dist-sample'], { cwd: REPO_ROOT });
 }
 
 /**
