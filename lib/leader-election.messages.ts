@@ -1,5 +1,20 @@
 /** Every message a user may have to act on, in one place, each saying what to do. */
 
+/**
+ * A value as a message shows it: strings quoted (`quote`), a function as such, anything else as
+ * JSON; `missing` for undefined. Module options quote with ", job options (TypeScript literals) with '.
+ */
+export function describeValue(value: unknown, { quote = '"', missing = 'missing' }: { quote?: string; missing?: string } = {}): string {
+  if (value === undefined) return missing;
+  if (typeof value === 'string') return `${quote}${value}${quote}`;
+  if (typeof value === 'function') return 'a function';
+  try {
+    return String(JSON.stringify(value));
+  } catch {
+    return String(value);
+  }
+}
+
 export const MODULE_NOT_IMPORTED = (job: string) =>
   `${job} is decorated with @LeaderOnly(), but LeaderElectionModule is not imported, so the job ` +
   `could never run. Import LeaderElectionModule.forRoot(...) (or forRootAsync) in the app module.`;

@@ -1,3 +1,5 @@
+import { describeValue } from '../leader-election.messages.js';
+
 /**
  * A bad option, found at startup. The message names the option, the value and the fix, so the
  * app refuses to start instead of running with an election that can never work.
@@ -16,16 +18,5 @@ export class LeaderElectionConfigError extends Error {
     readonly fix: string,
   ) {
     super(`LeaderElectionModule: option \`${option}\` is ${describeValue(value)}. ${fix}`);
-  }
-}
-
-function describeValue(value: unknown): string {
-  if (value === undefined) return 'missing';
-  if (typeof value === 'string') return `"${value}"`;
-  if (typeof value === 'function') return 'a function';
-  try {
-    return String(JSON.stringify(value));
-  } catch {
-    return String(value);
   }
 }

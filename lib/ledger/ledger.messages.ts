@@ -1,4 +1,5 @@
-/** The ledger's messages for users, each saying what to do (to merge into leader-election.messages.ts). */
+/** The ledger's messages for users, each saying what to do. */
+import { describeValue } from '../leader-election.messages.js';
 
 export const POLICY_OPTION_INVALID = (job: string, option: string, value: unknown, fix: string) =>
   `${job}: @LeaderOnly({ ${option} }) is ${describe(value)}. ${fix}`;
@@ -46,12 +47,5 @@ export const DUPLICATE_LEDGER_KEY = (key: string, first: string, second: string)
   `would stop the other's ticks. Give one of them a distinct @Cron({ name }) or @Interval(name, ms).`;
 
 function describe(value: unknown): string {
-  if (value === undefined) return 'undefined';
-  if (typeof value === 'string') return `'${value}'`;
-  if (typeof value === 'function') return 'a function';
-  try {
-    return String(JSON.stringify(value));
-  } catch {
-    return String(value);
-  }
+  return describeValue(value, { quote: "'", missing: 'undefined' });
 }
