@@ -9,6 +9,8 @@ import type { LeadershipState } from './interfaces/leadership-state.interface.js
 import type { ElectionState } from './leadership/election-state.js';
 import { DEFAULT_ELECTION } from './leader-election.constants.js';
 import { judgeElectionHealth, type ElectionHealth } from './observability/election-health.js';
+import type { BackfillOptions, JobDescription, PauseOptions, RequestOutcome, RunNowOptions } from './interfaces/job-description.interface.js';
+import { JobsControl } from './jobs.control.js';
 
 /** Options of `ClusterLeaderService.waitForLeadership()`. */
 export interface WaitForLeadershipOptions {
@@ -24,7 +26,11 @@ export interface WaitForLeadershipOptions {
  */
 @Injectable()
 export class ClusterLeaderService {
-  constructor(private readonly registry: ElectionRegistry) {}
+  private readonly control: JobsControl;
+
+  constructor(private readonly registry: ElectionRegistry) {
+    this.control = new JobsControl(registry);
+  }
 
   /** This pod's identity, compared with the leader's name. */
   get identity(): string {
@@ -97,6 +103,46 @@ export class ClusterLeaderService {
    */
   health(election: string = DEFAULT_ELECTION): ElectionHealth {
     return judgeElectionHealth(this.state(election), this.registry.electorStatus.get(election)?.(), this.registry.options.observability.health);
+  }
+
+  /**
+   * Every @LeaderOnly() job of this app: its schedule and next fire times, whether it is paused
+   * (by whom, when, why), where it runs now, and its last runs on any pod (the Lease backend keeps
+   * them in the Lease, so every pod answers alike within one watch event).
+   */
+  jobs(): JobDescription[] {
+    return this.control.jobs();
+  }
+
+  /**
+   * Pauses a job on every pod (Lease backend), by its key or `ClassName.methodName`: its ticks are
+   * skipped (reason `paused`) until resume(), across failovers. Resolves once the Lease says so.
+   * @throws UnknownJobError naming the known jobs; JobControlError on another backend
+   */
+  pause(job: string, options?: PauseOptions): Promise<JobDescription> {
+    return this.control.pause(job, options);
+  }
+
+  /** Resumes a paused job; the ticks it missed are for its `missedRuns` policy. */
+  resume(job: string): Promise<JobDescription> {
+    return this.control.resume(job);
+  }
+
+  /**
+   * Runs a job now, once, on whichever pod leads (from any pod, across handovers), and resolves
+   * with how it went. Past `timeoutMs` it rejects with ControlRequestTimeoutError: the request is
+   * not withdrawn and may still run.
+   */
+  runNow(job: string, options?: RunNowOptions): Promise<RequestOutcome> {
+    return this.control.runNow(job, options);
+  }
+
+  /**
+   * Runs a @Cron() job for each of its fire times in [from, to], once each, on the leader, oldest
+   * first (`missedRuns: 'runOnce'`: one run standing for them all), bounded by `maxMissedRuns`.
+   */
+  backfill(job: string, options: BackfillOptions): Promise<RequestOutcome> {
+    return this.control.backfill(job, options);
   }
 
   /** The names of the configured elections. */

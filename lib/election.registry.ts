@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { ControlRuns } from './gate/control-runs.js';
 import { JobGate } from './gate/job-gate.js';
+import { RunHistory } from './gate/run-history.js';
 import type { LeaderElectionModuleOptions } from './interfaces/leader-election-options.interface.js';
 import { ElectionState } from './leadership/election-state.js';
 import { monotonicNow } from './leadership/monotonic-clock.js';
@@ -20,6 +22,8 @@ export class ElectionRegistry {
   readonly options: ResolvedOptions;
   readonly states: ReadonlyMap<string, ElectionState>;
   readonly gate: JobGate;
+  /** The leader's side of the control requests (run now, backfill) from any pod. */
+  readonly controlRuns: ControlRuns;
   /** Where the core reports what happens, for metrics, traces and the skipped-ticks summary. */
   readonly events = new ElectionEvents();
   /** Each running elector's own status (for health), by election; filled by the orchestrator. */
@@ -34,6 +38,9 @@ export class ElectionRegistry {
       ]),
     );
     this.gate = new JobGate(this.states, this.events);
+    this.controlRuns = new ControlRuns(this.gate);
     this.events.subscribe(new SkippedTicksSummary());
+    // Each job's last runs, in the Lease: only where an election keeps a control state.
+    if (this.options.elections.some((election) => election.backend === 'lease')) this.events.subscribe(new RunHistory(this.gate, this.states));
   }
 }

@@ -68,6 +68,8 @@ export class LeaderElectionOrchestrator
       this.logStart(election, notInForce.get(election.name));
       this.start(election.name, buildElector(election, state, jobs, this.leaseBackend));
     }
+    // Once the electors exist: the Lease backend's give each election its control state.
+    this.registry.controlRuns.start(this.registry.states);
   }
 
   /** What a user must know of an election when it starts, once. */
@@ -92,6 +94,7 @@ export class LeaderElectionOrchestrator
 
   onModuleDestroy(): void {
     this.registry.gate.stop();
+    this.registry.controlRuns.stop();
     for (const { elector } of this.electors) elector.stopCampaigning();
     for (const state of this.registry.states.values()) state.close();
   }

@@ -41,8 +41,9 @@ export class ClaimedRuns {
   /** This pod began a term: catch up on missed fire times, as the job's policy says. */
   leadershipStarted(entry: RegisteredJob, state: ElectionState, context: LeaderJobContext): void {
     // A job whose cron is switched off, or was stopped at run time, must not be caught up by the
-    // gate behind the scheduler's back.
+    // gate behind the scheduler's back; nor a paused one (its resume decides about the gap).
     if (entry.policy.schedule.kind === 'cron' && entry.policy.schedule.disabled) return;
+    if (state.control?.pauseOf(entry.policy.ledgerKey) !== undefined) return;
     // After the state change is out: the scheduler and the service see the new term first.
     setImmediate(() => {
       if (state.currentJobContext() !== context || entry.scheduled?.() === false) return;
@@ -128,6 +129,7 @@ export class ClaimedRuns {
         ...context,
         scheduledAt: new Date(run.scheduledAt),
         catchUp: run.kind !== 'scheduled',
+        kind: run.kind,
         missedFireTimes: run.covers.map((fireTime) => new Date(fireTime)),
       };
       let succeeded = true;
@@ -136,6 +138,7 @@ export class ClaimedRuns {
         catchUp: runContext.catchUp,
         coversFireTimes: run.covers,
         fencingToken: context.fencingToken ?? undefined,
+        kind: run.kind,
       });
       ledger.complete(policy.ledgerKey, { fireTime: run.fireTime, state: succeeded ? 'succeeded' : 'failed', term });
     }

@@ -25,6 +25,7 @@ class UnclaimedRunContext implements LeaderJobContext {
   readonly fencingToken: string | null;
   readonly signal: AbortSignal;
   readonly catchUp = false;
+  readonly kind = 'scheduled';
   readonly missedFireTimes = NO_FIRE_TIMES;
   private readonly firedAt = Date.now();
   private computed: Date | null | undefined;
@@ -146,6 +147,12 @@ export class JobGate {
     // Tests only: the map is empty in an app, so a tick pays one size check.
     const fixed = this.fixedScheduledAt.size === 0 ? undefined : this.fixedScheduledAt.get(job.election);
     if (entry === undefined) return this.invoke({ job, counters: this.countersOf(job.name) }, self, args, fixed === undefined ? context : { ...context, scheduledAt: fixed });
+    // Paused cluster-wide (the Lease's control state): skipped, and counted as such.
+    if (state!.control?.pauseOf(entry.policy.ledgerKey) !== undefined) {
+      entry.counters.skipped++;
+      this.events.tickSkipped(job, 'paused');
+      return undefined;
+    }
     if (entry.running > 0 && entry.policy.overlap === 'skip') {
       entry.counters.skipped++;
       this.events.tickSkipped(job, 'overlap');
@@ -256,6 +263,38 @@ export class JobGate {
       this.counters.set(name, counters);
     }
     return counters;
+  }
+
+  /** The jobs registered in this application, as the explorer registered them. */
+  jobs(): IterableIterator<RegisteredJob> {
+    return this.registered.values();
+  }
+
+  /** The registered job of an observed run (the gate reports runs with the job itself). */
+  registeredJob(job: object): RegisteredJob | undefined {
+    return this.registered.get(job as GatedJob);
+  }
+
+  /** Resolves once no run of the job is in progress in this process. */
+  async idle(entry: RegisteredJob): Promise<void> {
+    while (entry.running > 0) {
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.finishWaiters.delete(wake);
+          resolve();
+        };
+        this.finishWaiters.add(wake);
+      });
+    }
+  }
+
+  /** Runs a job once for a request (run now, backfill), with the gate's counting and reporting. */
+  runFor(entry: RegisteredJob, context: LeaderJobContext, ledger: JobRunLedger): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let succeeded = true;
+      const result = this.invoke(entry, entry.instance, [], context, (ok) => (succeeded = ok), ledger);
+      void Promise.resolve(result).then(() => resolve(succeeded));
+    });
   }
 
   /** A snapshot of every job's counters, keyed by `ClassName.methodName`. */

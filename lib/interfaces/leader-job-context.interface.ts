@@ -25,6 +25,12 @@ export interface LeaderJobContext {
   readonly scheduledAt: Date | null;
   /** True for a run that makes up for missed or interrupted ticks rather than the current one. */
   catchUp: boolean;
+  /**
+   * How the run came about: `'scheduled'` (its own tick, or a call by the app), `'catchUp'` (a
+   * missed fire time), `'rerun'` (an interrupted one, `interruptedRun: 'rerun'`), `'manual'` (run
+   * now, from any pod: `ClusterLeaderService.runNow()`), `'backfill'` (`backfill()`).
+   */
+  readonly kind: 'scheduled' | 'catchUp' | 'rerun' | 'manual' | 'backfill';
   /** The missed fire times this one run stands for (`missedRuns: 'runOnce'`), oldest first. */
   missedFireTimes: readonly Date[];
 }

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
 import { monotonicNow } from './monotonic-clock.js';
+import type { RunKind } from '../control/control-record.js';
 
 /**
  * The one seam between the core (elections, Lease elector, gate) and what observes it (metrics,
@@ -47,7 +48,7 @@ export interface ApiErrorEvent {
 }
 
 /** Why a tick of a @LeaderOnly() job did not run here. */
-export type SkipReason = 'not-leader' | 'overlap' | 'claimed-elsewhere' | 'misfire';
+export type SkipReason = 'not-leader' | 'overlap' | 'claimed-elsewhere' | 'misfire' | 'paused';
 
 /** What identifies a gated job: the gate's own description of it, passed as it is. */
 export interface ObservedJob {
@@ -66,6 +67,8 @@ export interface JobRunLedger {
   coversFireTimes?: readonly number[];
   /** The fencing token the run's claim was written with. */
   fencingToken?: number | string;
+  /** How the run came about: a scheduled tick, a catch-up, a rerun, a manual run, a backfill. */
+  kind?: RunKind;
 }
 
 export type JobRunOutcome = 'succeeded' | 'failed';

@@ -8,6 +8,7 @@ import { ElectionEvents } from './election-events.js';
 import { monotonicNow } from './monotonic-clock.js';
 import { clampDelay } from './timers.js';
 import type { TickLedger } from '../ledger/tick-ledger.interface.js';
+import type { JobControl } from '../control/job-control.interface.js';
 
 /** What an elector knows after each step; electors publish it, ElectionState does the rest. */
 export interface LeadershipView {
@@ -52,6 +53,7 @@ export class ElectionState {
   private termController: AbortController | undefined;
   private closed = false;
   private tickLedger: TickLedger | undefined;
+  private jobControl: JobControl | undefined;
   /** The library's own listeners for a new term (the gate's catch-up), called before the callbacks. */
   private readonly termListeners: ((context: LeaderJobContext) => void)[] = [];
 
@@ -79,6 +81,15 @@ export class ElectionState {
 
   useLedger(ledger: TickLedger): void {
     this.tickLedger = ledger;
+  }
+
+  /** Set by a backend that keeps the jobs' control state (the Lease backend); undefined for the others. */
+  get control(): JobControl | undefined {
+    return this.jobControl;
+  }
+
+  useControl(control: JobControl): void {
+    this.jobControl = control;
   }
 
   /** Calls `listener` whenever this pod begins a term, once the new state is out. */
@@ -168,6 +179,7 @@ export class ElectionState {
       signal: this.termController.signal,
       scheduledAt: null,
       catchUp: false,
+      kind: 'scheduled',
       missedFireTimes: [],
     };
     this.logger.log(STARTED_LEADING(this.name, this.identity, term, reason));

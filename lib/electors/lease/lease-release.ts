@@ -3,6 +3,7 @@ import type { V1Lease } from '@kubernetes/client-node';
 import { HANDING_OVER, LEASE_NOT_OURS_TO_RELEASE, LEASE_NOT_RELEASED, LEASE_RELEASE_FAILED, LEASE_RELEASED } from '../../leader-election.messages.js';
 import type { ElectionJobs } from '../leader-elector.interface.js';
 import type { LeaseRounds, RoundsContext } from './lease-rounds.js';
+import { withAnnotations } from './lease-control.js';
 import { withLedger } from './lease-rounds.js';
 import { LeaseApiError } from './resourcelock/lease-api.error.js';
 import { withRecord, type LeaderElectionRecord } from './resourcelock/lease-record.js';
@@ -38,7 +39,7 @@ export class LeaseRelease {
    * within `budgetMs`, so shutdown time stays bounded.
    */
   async release(budgetMs: number): Promise<void> {
-    const { clock, observation, rounds, ledger, lock, incarnation, state } = this.context;
+    const { clock, observation, rounds, ledger, control, lock, incarnation, state } = this.context;
     const deadline = clock.now() + budgetMs;
     let lease: V1Lease | null = observation.lease;
     let problem = 'no time left';
@@ -58,11 +59,13 @@ export class LeaseRelease {
         renewTime: wallNow,
         leaseTransitions: rounds.ownTerm!.leaseTransitions,
       };
-      // The release carries the ledger too: how the last claimed runs ended.
+      // The release carries the ledger too (how the last claimed runs ended), and the history.
       const ledgerWrite = ledger.prepare(lease);
+      const controlWrite = control.prepare(lease, { leading: true });
       try {
-        await lock.update(withLedger(withRecord(lease, record, { incarnation, keepCoordination: true }), ledgerWrite), remaining);
+        await lock.update(withAnnotations(withLedger(withRecord(lease, record, { incarnation, keepCoordination: true }), ledgerWrite), controlWrite.edits), remaining);
         ledger.written(ledgerWrite);
+        control.written(controlWrite);
         this.logger.log(LEASE_RELEASED(state.name, lock.describe()));
         return;
       } catch (error) {

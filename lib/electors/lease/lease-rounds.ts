@@ -4,6 +4,7 @@ import type { ElectionState } from '../../leadership/election-state.js';
 import { EARLIER_PROCESS_HOLDS, LEASE_COORDINATED, SAME_IDENTITY_PROCESS } from '../../leader-election.messages.js';
 import { LEDGER_ANNOTATION } from '../../ledger/ledger-record.js';
 import type { ResolvedLease } from '../../options/resolve-options.js';
+import { withAnnotations, type LeaseControl } from './lease-control.js';
 import type { LeaseFaults } from './lease-faults.js';
 import type { LeaseLedger, LedgerWrite } from './lease-ledger.js';
 import type { LeaseObservation, OwnTerm } from './lease-observation.js';
@@ -30,6 +31,7 @@ export interface RoundsContext {
   readonly incarnation: string;
   readonly observation: LeaseObservation;
   readonly ledger: LeaseLedger;
+  readonly control: LeaseControl;
   readonly faults: LeaseFaults;
   /** Whether the watch is open and delivering: the cached Lease can then be trusted to be current. */
   watchHealthy(): boolean;
@@ -176,7 +178,7 @@ export class LeaseRounds {
    * (a new term). It carries the job ledger. Settles the outcome as a round reports it.
    */
   async write(): Promise<StepOutcome> {
-    const { observation, ledger, clock, options, lock, incarnation } = this.context;
+    const { observation, ledger, control, clock, options, lock, incarnation } = this.context;
     const lease = observation.lease!;
     const previous = observation.record!;
     const renewing = this.holding;
@@ -191,13 +193,17 @@ export class LeaseRounds {
           renewTime: wallNow,
           leaseTransitions: previous.leaseTransitions + 1,
         };
-    // A new term: claims of an earlier one can no longer be made good.
-    if (!renewing) ledger.endTerm();
+    // A new term: claims (and takes of requests) of an earlier one can no longer be made good.
+    if (!renewing) {
+      ledger.endTerm();
+      control.endTerm();
+    }
     const ledgerWrite = ledger.prepare(lease);
+    const controlWrite = control.prepare(lease, { leading: renewing });
     const sentAt = clock.now();
     let written: V1Lease;
     try {
-      written = await lock.update(withLedger(withRecord(lease, record, { incarnation, keepCoordination: renewing }), ledgerWrite));
+      written = await lock.update(withAnnotations(withLedger(withRecord(lease, record, { incarnation, keepCoordination: renewing }), ledgerWrite), controlWrite.edits));
     } catch (error) {
       const apiError = LeaseApiError.from('update', error);
       if (apiError.status === 409) return this.conflict(apiError);
@@ -210,11 +216,12 @@ export class LeaseRounds {
     }
     if (this.stopped) return 'idle';
     ledger.written(ledgerWrite);
+    control.written(controlWrite);
     return this.took(written, record, sentAt, renewing ? 'renewed' : 'acquired');
   }
 
   private async create(): Promise<StepOutcome> {
-    const { observation, ledger, clock, options, lock, incarnation } = this.context;
+    const { observation, ledger, control, clock, options, lock, incarnation } = this.context;
     const wallNow = clock.wallNow();
     const record: LeaderElectionRecord = {
       holderIdentity: this.identity,
@@ -227,10 +234,13 @@ export class LeaseRounds {
     const sentAt = clock.now();
     let created: V1Lease;
     ledger.endTerm();
-    // Every entry this process knows goes on in the new Lease: deleting it forgets no claim.
+    control.endTerm();
+    // Every entry this process knows goes on in the new Lease: deleting it forgets no claim; and
+    // so does the control state it last saw (pauses, requests, results, history).
     const ledgerWrite = ledger.prepare(null);
+    const controlWrite = control.prepare(null, { leading: false });
     try {
-      created = await lock.create(withLedger(newLease(record, incarnation), ledgerWrite));
+      created = await lock.create(withAnnotations(withLedger(newLease(record, incarnation), ledgerWrite), { ...control.carriedOver(), ...controlWrite.edits }));
     } catch (error) {
       const apiError = LeaseApiError.from('create', error);
       if (apiError.status === 409) return this.conflict(apiError);
@@ -238,6 +248,7 @@ export class LeaseRounds {
       return this.failed('create', apiError);
     }
     if (this.stopped) return 'idle';
+    control.written(controlWrite);
     return this.took(created, record, sentAt, 'acquired');
   }
 
@@ -267,10 +278,15 @@ export class LeaseRounds {
     this.observe(written);
     this.context.faults.succeeded();
     this.publish(undefined, outcome === 'acquired' ? 'it acquired the Lease' : 'it holds the Lease');
-    // A late answer never extends leadership, nor makes good the claims it carried.
+    // A late answer never extends leadership, nor makes good the claims (or takes) it carried.
     this.checkDeadline();
-    if (this.holding && !this.handingOver && this.context.state.isLeader()) this.context.ledger.confirm();
-    else this.context.ledger.endTerm();
+    if (this.holding && !this.handingOver && this.context.state.isLeader()) {
+      this.context.ledger.confirm();
+      this.context.control.confirm();
+    } else {
+      this.context.ledger.endTerm();
+      this.context.control.endTerm();
+    }
     return outcome;
   }
 
@@ -280,16 +296,18 @@ export class LeaseRounds {
     this.holding = false;
     this.leadingUntil = 0;
     this.context.ledger.endTerm();
+    this.context.control.endTerm();
     this.publish(reason);
   }
 
   /** Takes in a Lease read, written or watched, and acts on what changed. */
   observe(lease: V1Lease): void {
-    const { observation, ledger } = this.context;
+    const { observation, ledger, control } = this.context;
     const change = observation.observe(lease);
     if (change.ignored) return;
     this.acquireUnconfirmed = false;
     ledger.seen(lease);
+    control.seen(lease);
     if (change.versionChanged) this.cacheStale = false;
     const firstLook = !this.everObserved;
     this.everObserved = true;

@@ -9,6 +9,7 @@ import { LEDGER_VERSION } from '../../ledger/ledger-record.js';
 import type { ResolvedLease } from '../../options/resolve-options.js';
 import type { ElectionJobs, ElectorStatus, LeaderElector, StopOptions } from '../leader-elector.interface.js';
 import { LeaseClaims, type ClaimsContext } from './lease-claims.js';
+import { LeaseControl } from './lease-control.js';
 import { LeaseFaults } from './lease-faults.js';
 import { LeaseLedger } from './lease-ledger.js';
 import { LeaseObservation, isOlder } from './lease-observation.js';
@@ -18,6 +19,7 @@ import { LeaseWatchKeeper } from './lease-watch-keeper.js';
 import { LeaseLock } from './resourcelock/lease-lock.js';
 import type { LeaseEventType } from './resourcelock/lease-watch.js';
 import { WriteLane } from './write-lane.js';
+import { PendingWrites, type PendingWritesContext } from './pending-writes.js';
 
 export type { ElectorClock, StepOutcome } from './lease-rounds.js';
 
@@ -80,8 +82,9 @@ export class LeaseElector implements LeaderElector {
   private readonly watch: LeaseWatchKeeper;
   private readonly rounds: LeaseRounds;
   private readonly releases: LeaseRelease;
-  private readonly claims: LeaseClaims;
+  private readonly writes: PendingWrites;
   private readonly ledger: LeaseLedger;
+  private readonly control: LeaseControl;
   /** Rounds, claims and the release, one at a time: each write is conditional on what the one before left. */
   private readonly lane: WriteLane;
 
@@ -127,16 +130,22 @@ export class LeaseElector implements LeaderElector {
         },
       },
     );
-    const context: ClaimsContext & ConstructorParameters<typeof LeaseRelease>[0] = {
+    // The control state of the election's jobs (pauses, requests, results, history), in the Lease too.
+    const control = new LeaseControl(() => this.writes.request());
+    const context: ClaimsContext & PendingWritesContext & ConstructorParameters<typeof LeaseRelease>[0] = {
       state, options, lock, clock, jobs,
       incarnation: this.incarnation,
       observation: this.observation,
       ledger,
+      control,
       faults: this.faults,
       watchHealthy: () => this.watch.healthy,
       preferredHolderNamed: (preferred) => this.releases.handOver(preferred),
       get rounds() {
         return rounds;
+      },
+      get writes() {
+        return writes;
       },
       exclusive: (work) => this.lane.run(work),
       writeAllowedAt: () => this.writeAllowedAt(),
@@ -147,9 +156,12 @@ export class LeaseElector implements LeaderElector {
     };
     const rounds = new LeaseRounds(context);
     this.rounds = rounds;
+    const writes = new PendingWrites(context);
+    this.writes = writes;
     this.releases = new LeaseRelease(context);
-    this.claims = new LeaseClaims(context);
-    state.useLedger(this.claims);
+    this.control = control;
+    state.useLedger(new LeaseClaims(context));
+    state.useControl(control);
   }
 
   /** @param kubeConfig loaded and checked at startup (see resourcelock/kube-config.ts) */
@@ -169,8 +181,9 @@ export class LeaseElector implements LeaderElector {
   /** Shutdown began: never acquire from now on; a Lease held is renewed until stop() releases it. */
   stopCampaigning(): void {
     this.rounds.campaigning = false;
-    // Leading ends now: no claim may be made good by a later write of the term.
+    // Leading ends now: no claim (nor take of a request) may be made good by a later write of the term.
     this.ledger.endTerm();
+    this.control.endTerm();
   }
 
   /**
@@ -187,10 +200,12 @@ export class LeaseElector implements LeaderElector {
     rounds.campaigning = false;
     clearTimeout(this.stepTimer);
     this.watch.stop();
-    this.claims.stop();
+    this.writes.stop();
     this.lock.abortInFlight();
     await this.lane.idle();
     this.ledger.endTerm();
+    this.control.endTerm();
+    this.control.failChanges(new Error('this pod is shutting down'));
     // An acquisition whose answer never came may have made the Lease ours: look before leaving.
     if (rounds.acquireUnconfirmed) await this.lookAtLease();
     const ours = rounds.isOurs();
