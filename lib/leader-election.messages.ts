@@ -87,6 +87,14 @@ export const TICKS_SKIPPED_SUMMARY = (election: string, skipped: ReadonlyMap<str
     [...skipped].map(([job, count]) => `${job}: ${count}`).join(', ') + `).`;
 };
 
+export const JOB_RUN_CANCELLED = (job: string) =>
+  `A newer tick of ${job} replaced this run (overlap: 'cancelOther'): stop now; the new tick runs once this one has ended.`;
+
+export const JOB_PAUSED_ITSELF = (job: string, failures: number, error: string) =>
+  `${job} failed ${failures} times in a row and paused itself on every pod (pauseAfterFailures: ${failures}); ` +
+  `the last error: ${error}. Fix the cause, then resume it (ClusterLeaderService.resume(), or remove its ` +
+  `pause annotation from the Lease).`;
+
 export const JOB_OVERLAP_SKIPPED = (job: string) =>
   `Skipped a tick of ${job}: its previous run is still running on this pod (overlap: 'skip', the ` +
   `default). Further ticks are skipped while it runs; set @LeaderOnly({ overlap: 'allow' }) to run them side by side.`;

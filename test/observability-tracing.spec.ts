@@ -81,6 +81,7 @@ describe('tracing with the SDK registered', () => {
       'nestjs_cluster_leader.election': 'default',
       'nestjs_cluster_leader.job': 'TracedJobs.report',
       'code.function.name': 'TracedJobs.report',
+      'nestjs_cluster_leader.kind': 'scheduled',
       'nestjs_cluster_leader.outcome': 'succeeded',
     });
     expect(run!.status.code).toBe(SpanStatusCode.UNSET);

@@ -81,6 +81,8 @@ export interface RequestResult {
   /** The pod and term that took it. */
   readonly pod: string;
   readonly term: number | null;
+  /** Who asked (a pod's identity, a user). */
+  readonly by?: string | null;
   readonly startedAt: number;
   readonly endedAt?: number;
   /** A run: the time it ran for. A backfill: the last fire time taken (its progress). */

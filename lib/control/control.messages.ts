@@ -8,8 +8,8 @@ const what = (request: Pick<ControlRequest, 'id' | 'job' | 'kind'>) =>
 export const REQUEST_DROPPED = (request: ControlRequest, reason: string) =>
   `${what(request)} was dropped: ${reason}. Check the job's name (GET /jobs, or ClusterLeaderService.jobs(), lists them).`;
 
-export const REQUEST_RAN = (result: RequestResult, succeeded: boolean) =>
-  `${what(result)} ${succeeded ? 'ran' : 'failed'}${result.kind === 'backfill' ? ` (${result.done ?? 0} of ${result.total ?? 0} fire times)` : ''} on ${result.pod} (term ${result.term ?? 'none'}).`;
+export const REQUEST_RAN = (result: RequestResult, succeeded: boolean, by: string | null) =>
+  `${what(result)}${by ? ` (asked by ${by})` : ''} ${succeeded ? 'ran' : 'failed'}${result.kind === 'backfill' ? ` (${result.done ?? 0} of ${result.total ?? 0} fire times)` : ''} on ${result.pod} (term ${result.term ?? 'none'}).`;
 
 export const JOB_PAUSED = (election: string, job: string, by: string | null, note: string) =>
   `Election '${election}': job "${job}" paused${by ? ` by ${by}` : ''}${note ? `: ${note}` : ''}. Its ticks are skipped on every pod until it is resumed.`;

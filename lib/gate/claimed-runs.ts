@@ -34,8 +34,8 @@ export class ClaimedRuns {
   ) {}
 
   /** A tick on the leader. Resolves (never rejects) when its runs are over. */
-  tick(entry: RegisteredJob, state: ElectionState, context: LeaderJobContext, self: unknown, args: unknown[]): Promise<void> {
-    return this.claimAndRun(entry, state, context, self, args, 'tick');
+  tick(entry: RegisteredJob, state: ElectionState, context: LeaderJobContext, self: unknown, args: unknown[], firedAt = Date.now()): Promise<void> {
+    return this.claimAndRun(entry, state, context, self, args, 'tick', firedAt);
   }
 
   /** This pod began a term: catch up on missed fire times, as the job's policy says. */
@@ -47,7 +47,7 @@ export class ClaimedRuns {
     // After the state change is out: the scheduler and the service see the new term first.
     setImmediate(() => {
       if (state.currentJobContext() !== context || entry.scheduled?.() === false) return;
-      void this.claimAndRun(entry, state, context, entry.instance, [], 'leadershipStarted');
+      void this.claimAndRun(entry, state, context, entry.instance, [], 'leadershipStarted', Date.now());
     });
   }
 
@@ -58,6 +58,7 @@ export class ClaimedRuns {
     self: unknown,
     args: unknown[],
     trigger: PlanTrigger,
+    nowMs: number,
   ): Promise<void> {
     const ledger = state.ledger!;
     const { policy, job } = entry;
@@ -68,7 +69,7 @@ export class ClaimedRuns {
       policy,
       entry: planEntry,
       trigger,
-      nowMs: Date.now(),
+      nowMs,
       runningHere: entry.running > 0,
       sinceLastClaimMs: ledger.sinceClaimMs(policy.ledgerKey),
       claimNeverRan: planEntry === stored && ledger.claimNeverRan(policy.ledgerKey),

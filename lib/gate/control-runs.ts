@@ -64,7 +64,7 @@ export class ControlRuns {
   /** Takes the request, then runs it; false when this pod could not take it (its term ended). */
   private async carryOut(state: ElectionState, control: JobControl, context: LeaderJobContext, request: ControlRequest): Promise<boolean> {
     const entry = this.entryOf(state.name, request.job);
-    const base = { id: request.id, job: request.job, kind: request.kind, pod: state.identity, term: context.term, startedAt: Date.now() };
+    const base = { id: request.id, job: request.job, kind: request.kind, pod: state.identity, term: context.term, by: request.by, startedAt: Date.now() };
     if (entry === undefined || (request.kind === 'backfill' && entry.policy.schedule.kind !== 'cron')) {
       const reason = entry === undefined ? `no job has the key "${request.job}" on the leader (${state.identity})` : 'a backfill needs a @Cron() job';
       const dropped: RequestResult = { ...base, state: 'dropped', endedAt: Date.now(), reason };
@@ -119,7 +119,7 @@ export class ControlRuns {
       kind: 'manual',
     });
     control.record({ ...result, state: succeeded ? 'succeeded' : 'failed', endedAt: Date.now() });
-    this.logger.log(REQUEST_RAN(result, succeeded));
+    this.logger.log(REQUEST_RAN(result, succeeded, result.by ?? null));
   }
 
   private async backfill(
@@ -154,7 +154,7 @@ export class ControlRuns {
     }
     const ended: RequestResult = { ...current, state: succeeded ? 'succeeded' : 'failed', endedAt: Date.now() };
     control.record(ended);
-    this.logger.log(REQUEST_RAN(ended, succeeded));
+    this.logger.log(REQUEST_RAN(ended, succeeded, ended.by ?? null));
   }
 
   private entryOf(election: string, key: string): RegisteredJob | undefined {

@@ -20,6 +20,14 @@ export interface JobCounters {
   failed: number;
 }
 
+/** A tick kept to run once the job's runs in progress end (`overlap: 'bufferOne'` or `'cancelOther'`). */
+export interface KeptTick {
+  readonly self: unknown;
+  readonly args: unknown[];
+  /** When it came (wall-clock ms): it runs for that time's fire time. */
+  readonly firedAt: number;
+}
+
 /** A job of this application, as the explorer registered it at startup. */
 export interface RegisteredJob {
   readonly job: GatedJob;
@@ -48,4 +56,10 @@ export interface RegisteredJob {
    * SchedulerRegistry is not caught up behind the app's back); undefined when that cannot be known.
    */
   readonly scheduled: (() => boolean) | undefined;
+  /** The tick kept for when the runs in progress end (see OverlappingTicks). */
+  kept: KeptTick | undefined;
+  /** `overlap: 'cancelOther'`: what aborts each run in progress. */
+  readonly cancellers: Set<AbortController>;
+  /** Failed runs in a row (`pauseAfterFailures`). */
+  failuresInARow: number;
 }

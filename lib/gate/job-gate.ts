@@ -1,13 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
 import type { ElectionState } from '../leadership/election-state.js';
-import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_OVERLAP_SKIPPED } from '../leader-election.messages.js';
+import { DRAIN_TIMED_OUT, JOB_FAILED, JOB_PAUSED_ITSELF } from '../leader-election.messages.js';
 import { ElectionEvents, type JobRun, type JobRunLedger } from '../leadership/election-events.js';
 import { setSafeTimeout } from '../leadership/timers.js';
 import { CronFireTimes } from '../ledger/fire-times.js';
 import type { JobPolicy } from '../ledger/job-policy.js';
 import type { TickLedger } from '../ledger/tick-ledger.interface.js';
 import { ClaimedRuns } from './claimed-runs.js';
+import { OverlappingTicks } from './overlapping-ticks.js';
 import type { GatedJob, JobCounters, RegisteredJob } from './gated-job.js';
 import { leaderJobContextStorage } from './leader-job-context.storage.js';
 
@@ -27,14 +28,23 @@ class UnclaimedRunContext implements LeaderJobContext {
   readonly catchUp = false;
   readonly kind = 'scheduled';
   readonly missedFireTimes = NO_FIRE_TIMES;
-  private readonly firedAt = Date.now();
   private computed: Date | null | undefined;
 
-  constructor(termContext: LeaderJobContext, private readonly fireTimes: CronFireTimes | undefined) {
+  constructor(
+    termContext: LeaderJobContext,
+    private readonly fireTimes: CronFireTimes | undefined,
+    private readonly firedAt = Date.now(),
+    signal = termContext.signal,
+  ) {
     this.election = termContext.election;
     this.term = termContext.term;
     this.fencingToken = termContext.fencingToken;
-    this.signal = termContext.signal;
+    this.signal = signal;
+  }
+
+  /** The same run with its own signal (`overlap: 'cancelOther'`). */
+  withSignal(signal: AbortSignal): UnclaimedRunContext {
+    return new UnclaimedRunContext(this, this.fireTimes, this.firedAt, signal);
   }
 
   get scheduledAt(): Date | null {
@@ -61,6 +71,7 @@ export class JobGate {
   /** Woken whenever a job finishes, by whoever waits for a drain. */
   private readonly finishWaiters = new Set<() => void>();
   private readonly claimed: ClaimedRuns;
+  private readonly overlapping: OverlappingTicks;
   private readonly unsubscribers: (() => void)[] = [];
   /** Set by TestLeadership only: per election, the fire time that a job a test calls runs for. */
   private readonly fixedScheduledAt = new Map<string, Date | null>();
@@ -70,6 +81,7 @@ export class JobGate {
     /** observability (issue 9): runs, skips and failures are reported here. */
     private readonly events: ElectionEvents = new ElectionEvents(),
   ) {
+    this.overlapping = new OverlappingTicks(this.logger, events);
     this.claimed = new ClaimedRuns(this.logger, events, {
       started: (entry) => this.started(entry),
       finished: (entry) => this.finished(entry),
@@ -99,6 +111,9 @@ export class JobGate {
       counters: this.countersOf(job.name),
       electionRunning: this.runningIn(job.election),
       planned: undefined,
+      kept: undefined,
+      cancellers: new Set(),
+      failuresInARow: 0,
     });
   }
 
@@ -131,8 +146,11 @@ export class JobGate {
     else this.fixedScheduledAt.set(election, scheduledAt);
   }
 
-  /** Runs the job with its `this` and arguments when this pod leads its election; skips it otherwise. */
-  run(job: GatedJob, self: unknown, args: unknown[]): unknown {
+  /**
+   * Runs the job with its `this` and arguments when this pod leads its election; skips it
+   * otherwise. `firedAt`: when the tick came, for a tick kept until the previous run ended.
+   */
+  run(job: GatedJob, self: unknown, args: unknown[], firedAt?: number): unknown {
     const state = this.elections.get(job.election);
     const context = state?.currentJobContext();
     const entry = this.registered.get(job);
@@ -153,18 +171,12 @@ export class JobGate {
       this.events.tickSkipped(job, 'paused');
       return undefined;
     }
-    if (entry.running > 0 && entry.policy.overlap === 'skip') {
-      entry.counters.skipped++;
-      this.events.tickSkipped(job, 'overlap');
-      if (!entry.overlapLogged) this.logger.warn(JOB_OVERLAP_SKIPPED(job.name));
-      entry.overlapLogged = true;
-      return undefined;
-    }
+    if (entry.running > 0 && this.overlapping.onTick(entry, self, args)) return undefined;
     const ledger = state!.ledger;
-    if (entry.claims && ledger !== undefined) return this.claimed.tick(entry, state!, context, self, args);
+    if (entry.claims && ledger !== undefined) return this.claimed.tick(entry, state!, context, self, args, firedAt);
     if (fixed !== undefined) return this.invoke(entry, self, args, { ...context, scheduledAt: fixed });
     if (entry.policy.schedule.kind === 'none') return this.invoke(entry, self, args, context);
-    const runContext = new UnclaimedRunContext(context, entry.fireTimes);
+    const runContext = new UnclaimedRunContext(context, entry.fireTimes, firedAt);
     // `claim: false` on the Lease backend: the run is recorded with the next write, so that a
     // version of the app that claims this job does not catch up the ticks this one ran.
     if (ledger !== undefined && entry.policy.schedule.kind !== 'timeout') this.recordUnclaimed(entry, ledger, runContext);
@@ -186,6 +198,16 @@ export class JobGate {
     ledger?: JobRunLedger,
   ): unknown {
     const { job, counters } = entry;
+    let cancellable: { signal: AbortSignal; done: () => void } | undefined;
+    if (entry.policy?.overlap === 'cancelOther') {
+      cancellable = this.overlapping.cancellable(entry as RegisteredJob, context);
+      context = context instanceof UnclaimedRunContext ? context.withSignal(cancellable.signal) : { ...context, signal: cancellable.signal };
+    }
+    const ended = (succeeded: boolean, error?: unknown) => {
+      cancellable?.done();
+      if (entry.policy !== undefined) this.outcome(entry as RegisteredJob, succeeded, error);
+      settled?.(succeeded);
+    };
     counters.runs++;
     this.started(entry);
     const observed = this.events.jobStarted(job, context, ledger); // observability (issue 9): undefined when nobody observes runs
@@ -197,30 +219,49 @@ export class JobGate {
         : this.events.runJob(observed, () => leaderJobContextStorage.run(context, Reflect.apply, job.method, self, args));
     } catch (error) {
       this.failed(job, counters, error, observed);
+      ended(false, error);
       this.finished(entry);
-      settled?.(false);
       return undefined;
     }
     if (result instanceof Promise) {
       return result.then(
         (value: unknown) => {
           if (observed !== undefined) this.events.jobFinished(observed, 'succeeded'); // observability (issue 9)
+          ended(true);
           this.finished(entry);
-          settled?.(true);
           return value;
         },
         (error: unknown) => {
           this.failed(job, counters, error, observed);
+          ended(false, error);
           this.finished(entry);
-          settled?.(false);
           return undefined;
         },
       );
     }
     if (observed !== undefined) this.events.jobFinished(observed, 'succeeded'); // observability (issue 9)
+    ended(true);
     this.finished(entry);
-    settled?.(true);
     return result;
+  }
+
+  /** Counts failures in a row; `pauseAfterFailures` pauses the job on every pod once they reach it. */
+  private outcome(entry: RegisteredJob, succeeded: boolean, error?: unknown): void {
+    if (succeeded) {
+      entry.failuresInARow = 0;
+      return;
+    }
+    const limit = entry.policy.pauseAfterFailures;
+    if (limit === undefined || ++entry.failuresInARow < limit) return;
+    entry.failuresInARow = 0;
+    const state = this.elections.get(entry.job.election);
+    const control = state?.control;
+    if (state === undefined || control === undefined) return;
+    const message = error instanceof Error ? error.message : String(error);
+    this.logger.warn(JOB_PAUSED_ITSELF(entry.job.name, limit, message));
+    this.events.jobPausedItself(entry.job);
+    void control.pause(entry.policy.ledgerKey, { by: `${state.identity} (pauseAfterFailures)`, at: Date.now(), note: `failed ${limit} times in a row; the last error: ${message}` })
+      .catch((cause: unknown) => this.logger.error(`${entry.job.name} could not pause itself: ${cause instanceof Error ? cause.message : String(cause)}`));
   }
 
   private recordUnclaimed(entry: RegisteredJob, ledger: TickLedger, context: UnclaimedRunContext): void {
@@ -240,8 +281,13 @@ export class JobGate {
     (entry.electionRunning ?? this.runningIn(entry.job.election)).count++;
   }
 
-  private finished(entry: { job: GatedJob; running?: number; overlapLogged?: boolean; electionRunning?: { count: number } }): void {
-    if (entry.running !== undefined && --entry.running === 0) entry.overlapLogged = false;
+  private finished(entry: { job: GatedJob; running?: number; overlapLogged?: boolean; electionRunning?: { count: number }; kept?: unknown }): void {
+    if (entry.running !== undefined && --entry.running === 0) {
+      entry.overlapLogged = false;
+      // A tick kept while it ran (overlap 'bufferOne' or 'cancelOther') runs now, for its own time.
+      const kept = entry.kept === undefined ? undefined : this.overlapping.takeKept(entry as RegisteredJob);
+      if (kept !== undefined) queueMicrotask(() => void this.run(entry.job, kept.self, kept.args, kept.firedAt));
+    }
     (entry.electionRunning ?? this.runningIn(entry.job.election)).count--;
     if (this.finishWaiters.size > 0) for (const wake of this.finishWaiters) wake();
   }

@@ -16,10 +16,13 @@ export type MissedRunsPolicy = 'skip' | 'runOnce' | 'runEach';
 export type InterruptedRunPolicy = 'skip' | 'rerun';
 
 /**
- * A tick that comes while the job still runs on this pod: `'skip'` it (logged), or `'allow'` both
- * to run at once. Kubernetes CronJob's `concurrencyPolicy: Forbid` and `Allow`.
+ * A tick that comes while the job still runs on this pod: `'skip'` it (logged), `'allow'` both to
+ * run at once (Kubernetes CronJob's `concurrencyPolicy: Forbid` and `Allow`), `'bufferOne'` keep
+ * one and run it as soon as the current run ends (later ticks meanwhile are skipped), or
+ * `'cancelOther'` abort the current run through its AbortSignal and run the new tick once it has
+ * stopped (Kubernetes' `Replace`).
  */
-export type OverlapPolicy = 'skip' | 'allow';
+export type OverlapPolicy = 'skip' | 'allow' | 'bufferOne' | 'cancelOther';
 
 export interface LeaderOnlyOptions {
   /** The election this job belongs to. @default 'default' */
@@ -67,4 +70,11 @@ export interface LeaderOnlyOptions {
    * @default 'skip' for scheduled jobs; 'allow' for a method without @Cron/@Interval/@Timeout
    */
   overlap?: OverlapPolicy;
+  /**
+   * After this many failed runs in a row, the job pauses itself on every pod (a note says why;
+   * `ClusterLeaderService.resume()` or removing the Lease annotation resumes it), and the metrics
+   * count it. Needs the `lease` backend. A whole number from 1 to 1000.
+   * @default never
+   */
+  pauseAfterFailures?: number;
 }

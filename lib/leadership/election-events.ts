@@ -109,6 +109,8 @@ export interface ElectionEventListener {
   ticksCaughtUp?(job: ObservedJob, count: number): void;
   /** The ledger gave up on `count` ticks (misfire policy or deadline; issue 8). */
   ticksMissed?(job: ObservedJob, count: number): void;
+  /** The job failed `pauseAfterFailures` times in a row and paused itself (issue 14). */
+  jobPausedItself?(job: ObservedJob): void;
 }
 
 export class ElectionEvents {
@@ -163,6 +165,12 @@ export class ElectionEvents {
   ticksCaughtUp(job: ObservedJob, count: number): void {
     for (const listener of this.listeners) {
       if (listener.ticksCaughtUp !== undefined) this.call(listener, () => listener.ticksCaughtUp!(job, count));
+    }
+  }
+
+  jobPausedItself(job: ObservedJob): void {
+    for (const listener of this.listeners) {
+      if (listener.jobPausedItself !== undefined) this.call(listener, () => listener.jobPausedItself!(job));
     }
   }
 

@@ -47,6 +47,8 @@ export interface JobPolicy {
   readonly startingDeadlineMs: number | undefined;
   readonly interruptedRun: InterruptedRunPolicy;
   readonly overlap: OverlapPolicy;
+  /** Failures in a row after which the job pauses itself (Lease backend); undefined: never. */
+  readonly pauseAfterFailures: number | undefined;
   /** The job's fire times when it claims `@Cron()` ticks. */
   readonly fireTimes: CronFireTimes | undefined;
   /**
@@ -56,7 +58,7 @@ export interface JobPolicy {
   readonly leaseOnlyOptions: readonly string[];
 }
 
-const KNOWN_OPTIONS = ['election', 'claim', 'missedRuns', 'maxMissedRuns', 'startingDeadlineMs', 'interruptedRun', 'overlap'] as const;
+const KNOWN_OPTIONS = ['election', 'claim', 'missedRuns', 'maxMissedRuns', 'startingDeadlineMs', 'interruptedRun', 'overlap', 'pauseAfterFailures'] as const;
 /** The options that act on claimed ticks: meaningless without claims, impossible without a Lease. */
 const CLAIM_OPTIONS = ['missedRuns', 'maxMissedRuns', 'startingDeadlineMs', 'interruptedRun'] as const;
 
@@ -86,7 +88,9 @@ export function resolveJobPolicy(job: string, options: LeaderOnlyOptions, schedu
   }
   rejectUnknownOptions(job, options);
   // Overlap is about ticks: a method the app calls itself keeps running every call it gets.
-  const overlap = oneOf(job, 'overlap', options.overlap, ['skip', 'allow'], schedule.kind === 'none' ? 'allow' : JOB_POLICY_DEFAULTS.overlap);
+  const overlap = oneOf(job, 'overlap', options.overlap, ['skip', 'allow', 'bufferOne', 'cancelOther'], schedule.kind === 'none' ? 'allow' : JOB_POLICY_DEFAULTS.overlap);
+  // Pauses itself cluster-wide: the pause lives in the Lease (not in force on other backends).
+  const pauseAfterFailures = wholeNumber(job, 'pauseAfterFailures', options.pauseAfterFailures, 1, 1_000);
   if (options.claim !== undefined && typeof options.claim !== 'boolean') {
     throw new LeaderOnlySetupError(POLICY_OPTION_INVALID(job, 'claim', options.claim, 'Use true or false.'));
   }
@@ -139,9 +143,10 @@ export function resolveJobPolicy(job: string, options: LeaderOnlyOptions, schedu
   }
   const leaseOnlyOptions = [
     ...(options.claim === true ? ['claim: true'] : []),
+    ...(pauseAfterFailures !== undefined ? [`pauseAfterFailures: ${pauseAfterFailures}`] : []),
     ...given.map((option) => `${option}: ${typeof options[option] === 'string' ? `'${options[option]}'` : String(options[option])}`),
   ];
-  return { job, ledgerKey, schedule, claim, missedRuns, maxMissedRuns, startingDeadlineMs, interruptedRun, overlap, fireTimes, leaseOnlyOptions };
+  return { job, ledgerKey, schedule, claim, missedRuns, maxMissedRuns, startingDeadlineMs, interruptedRun, overlap, pauseAfterFailures, fireTimes, leaseOnlyOptions };
 }
 
 /**

@@ -55,6 +55,8 @@ export class LeaderElectionMetrics implements ElectionEventListener {
   private readonly caughtUp: Counter<'election' | 'job'>;
   private readonly missed: Counter<'election' | 'job'>;
   private readonly lastSuccess: Gauge<'election' | 'job'>;
+  private readonly requestedRuns: Counter<'election' | 'job' | 'kind'>;
+  private readonly selfPauses: Counter<'election' | 'job'>;
   /**
    * Per job and reason, built once. A skip only adds 1 to a number here (prom-client would hash
    * the labels on every inc, about 800 ns); the counter gets the sums whenever it is read.
@@ -62,7 +64,16 @@ export class LeaderElectionMetrics implements ElectionEventListener {
   private readonly skipCounts = new WeakMap<ObservedJob, Partial<Record<SkipReason, PendingSkips>>>();
   private readonly pendingSkips: PendingSkips[] = [];
 
-  constructor(prom: typeof PromClient, registry: MetricsRegistry | undefined, elections: readonly string[]) {
+  /**
+   * @param pausedJobs every job of the app and whether it is paused now (read at each scrape: a
+   *   pause may come from any pod, or from kubectl)
+   */
+  constructor(
+    prom: typeof PromClient,
+    registry: MetricsRegistry | undefined,
+    elections: readonly string[],
+    private readonly pausedJobs: () => readonly { election: string; job: string; paused: boolean }[] = () => [],
+  ) {
     const registers = [(registry ?? prom.register) as Registry];
     const reuse = <M>(name: string, kind: new (...args: never[]) => M, create: () => M): M => {
       const existing = registers[0]!.getSingleMetric(name);
@@ -86,7 +97,7 @@ export class LeaderElectionMetrics implements ElectionEventListener {
     this.jobFailures = counter(`${PREFIX}job_failures_total`, 'Runs of each leader-only job that threw or rejected.', ['election', 'job']);
     this.skippedTicks = reuse(`${PREFIX}job_skipped_ticks_total`, prom.Counter, () => new prom.Counter({
       name: `${PREFIX}job_skipped_ticks_total`,
-      help: 'Ticks of each leader-only job not run on this pod, by reason (not-leader, overlap, claimed-elsewhere, misfire).',
+      help: 'Ticks of each leader-only job not run on this pod, by reason (not-leader, overlap, claimed-elsewhere, misfire, paused).',
       labelNames: ['election', 'job', 'reason'],
       registers,
       collect() {
@@ -102,6 +113,19 @@ export class LeaderElectionMetrics implements ElectionEventListener {
     this.jobDuration = histogram(`${PREFIX}job_run_duration_seconds`, 'Duration of each run of a leader-only job, by outcome (succeeded, failed).', ['election', 'job', 'outcome'], JOB_BUCKETS_SECONDS);
     this.caughtUp = counter(`${PREFIX}job_ticks_caught_up_total`, 'Ticks of each leader-only job that nobody ran in time and this pod caught up.', ['election', 'job']);
     this.missed = counter(`${PREFIX}job_ticks_missed_total`, 'Ticks of each leader-only job given up on (misfire policy or starting deadline).', ['election', 'job']);
+    this.requestedRuns = counter(`${PREFIX}job_requested_runs_total`, 'Runs of each leader-only job asked for from a pod or kubectl, by kind (manual: run now; backfill).', ['election', 'job', 'kind']);
+    this.selfPauses = counter(`${PREFIX}job_self_pauses_total`, 'Times each leader-only job paused itself after pauseAfterFailures failed runs in a row.', ['election', 'job']);
+    const readPaused = this.pausedJobs;
+    // Set from the Lease at each scrape (collect): a pause may come from any pod or from kubectl.
+    reuse(`${PREFIX}job_paused`, prom.Gauge, () => new prom.Gauge({
+      name: `${PREFIX}job_paused`,
+      help: 'Whether each leader-only job is paused on every pod (1) or not (0), as this pod sees its Lease.',
+      labelNames: ['election', 'job'],
+      registers,
+      collect() {
+        for (const { election, job, paused } of readPaused()) this.set({ election, job }, paused ? 1 : 0);
+      },
+    }));
     this.lastSuccess = gauge(`${PREFIX}job_last_success_timestamp_seconds`, 'When each leader-only job last finished successfully on this pod, in seconds since the Unix epoch.', ['election', 'job']);
     // The series exist from the start, as client-go's do: a follower reports 0, not nothing.
     for (const election of elections) {
@@ -127,6 +151,12 @@ export class LeaderElectionMetrics implements ElectionEventListener {
 
   jobStarted(run: JobRun): void {
     this.jobRuns.inc({ election: run.job.election, job: run.job.name });
+    const kind = run.ledger?.kind;
+    if (kind === 'manual' || kind === 'backfill') this.requestedRuns.inc({ election: run.job.election, job: run.job.name, kind });
+  }
+
+  jobPausedItself(job: ObservedJob): void {
+    this.selfPauses.inc({ election: job.election, job: job.name });
   }
 
   jobFinished(run: JobRun): void {

@@ -12,6 +12,7 @@ export const ATTRIBUTES = {
   catchUp: 'nestjs_cluster_leader.catch_up',
   coversFireTimes: 'nestjs_cluster_leader.covers_fire_times',
   fencingToken: 'nestjs_cluster_leader.fencing_token',
+  kind: 'nestjs_cluster_leader.kind',
   outcome: 'nestjs_cluster_leader.outcome',
   identity: 'nestjs_cluster_leader.identity',
   isLeader: 'nestjs_cluster_leader.is_leader',
@@ -54,6 +55,7 @@ export class LeaderElectionTracing implements ElectionEventListener {
     if (ledger?.catchUp !== undefined) attributes[ATTRIBUTES.catchUp] = ledger.catchUp;
     if (ledger?.coversFireTimes !== undefined) attributes[ATTRIBUTES.coversFireTimes] = ledger.coversFireTimes.map((time) => new Date(time).toISOString());
     if (ledger?.fencingToken !== undefined) attributes[ATTRIBUTES.fencingToken] = ledger.fencingToken;
+    attributes[ATTRIBUTES.kind] = ledger?.kind ?? 'scheduled';
     const span = this.tracer.startSpan(`leader-only job ${job.name}`, { kind: this.api.SpanKind.INTERNAL, attributes, startTime: run.startedAtWall });
     this.spans.set(run, span);
     let spans = this.running.get(job.election);

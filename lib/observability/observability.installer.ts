@@ -19,7 +19,13 @@ export class ObservabilityInstaller implements OnModuleInit, OnApplicationShutdo
     if (observability.metrics !== undefined) {
       const prom = await importPeer('prom-client', 'metrics', 'Counter');
       const { LeaderElectionMetrics } = await import('./leader-election.metrics.js');
-      const metrics = new LeaderElectionMetrics(prom as ConstructorParameters<typeof LeaderElectionMetrics>[0], observability.metrics.registry, elections.map((election) => election.name));
+      const { gate, states } = this.registry;
+      const pausedJobs = () => [...gate.jobs()].map((entry) => ({
+        election: entry.job.election,
+        job: entry.job.name,
+        paused: states.get(entry.job.election)?.control?.pauseOf(entry.policy.ledgerKey) !== undefined,
+      }));
+      const metrics = new LeaderElectionMetrics(prom as ConstructorParameters<typeof LeaderElectionMetrics>[0], observability.metrics.registry, elections.map((election) => election.name), pausedJobs);
       const unsubscribe = this.registry.events.subscribe(metrics);
       this.unsubscribe.push(() => {
         unsubscribe();
