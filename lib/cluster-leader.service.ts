@@ -102,7 +102,8 @@ export class ClusterLeaderService {
    * is healthy. `nestjs-cluster-leader/terminus` serves this to @nestjs/terminus.
    */
   health(election: string = DEFAULT_ELECTION): ElectionHealth {
-    return judgeElectionHealth(this.state(election), this.registry.electorStatus.get(election)?.(), this.registry.options.observability.health);
+    const paused = this.control.jobs().filter((job) => job.election === election && job.paused !== null).map((job) => ({ job: job.key, by: job.paused!.by, note: job.paused!.note }));
+    return judgeElectionHealth(this.state(election), this.registry.electorStatus.get(election)?.(), this.registry.options.observability.health, paused);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JobControlError, UnknownJobError, type LeaseOptions } from '../lib/index.js';
 import { PAUSED_PREFIX } from '../lib/control/control-record.js';
@@ -146,6 +147,22 @@ describe('backfill', () => {
     await cluster.timeline.until(() => a.leader.isLeader());
     await expect(a.leader.backfill(JOB, { from: '2026-03-01T00:00:00Z', to: '2026-03-02T00:00:00Z' })).rejects.toThrow(/holds 25 fire times, more than 10 .*maxMissedRuns/);
     await expect(a.leader.backfill(JOB, { from: '2026-03-02T00:00:00Z', to: '2026-03-01T00:00:00Z' })).rejects.toThrow(JobControlError);
+  });
+});
+
+describe('what operators see of it', () => {
+  it('metrics count requested runs by kind and show a pause (read from the Lease at each scrape); health lists paused jobs', async () => {
+    const registry = new Registry();
+    const Job = cronJob({ recorder, identity: 'pod-a' }, '0 0 0 1 1 *', JOB);
+    const a = await cluster.startTracked({ identity: 'pod-a', lease: FAST, module: { drainTimeoutMs: 200, metrics: { registry } }, providers: [Job] });
+    await cluster.timeline.until(() => a.leader.isLeader());
+    await a.leader.runNow(JOB);
+    await a.leader.pause(JOB, { note: 'migration' });
+    const text = await registry.metrics();
+    expect(text).toContain('nestjs_cluster_leader_job_requested_runs_total{election="default",job="RecordedCronJob.tick",kind="manual"} 1');
+    expect(text).toContain('nestjs_cluster_leader_job_paused{election="default",job="RecordedCronJob.tick"} 1');
+    expect(a.leader.health().pausedJobs).toEqual([{ job: JOB, by: 'pod-a', note: 'migration' }]);
+    expect(a.leader.health().healthy).toBe(true);
   });
 });
 

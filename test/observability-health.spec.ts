@@ -110,8 +110,8 @@ describe('LeaderElectionHealthIndicator over HTTP (standalone backend)', () => {
     expect(body.status).toBe('ok');
     expect(body.info['leader-election']!.status).toBe('up');
     expect(body.info['leader-election']!.elections).toEqual({
-      default: { election: 'default', healthy: true, problem: null, identity: 'pod-a', isLeader: true, leader: 'pod-a', term: null, lastRenewAgoMs: null, loopLateMs: null, lastApiError: null },
-      reports: { election: 'reports', healthy: true, problem: null, identity: 'pod-a', isLeader: true, leader: 'pod-a', term: null, lastRenewAgoMs: null, loopLateMs: null, lastApiError: null },
+      default: { election: 'default', healthy: true, problem: null, identity: 'pod-a', isLeader: true, leader: 'pod-a', term: null, lastRenewAgoMs: null, loopLateMs: null, lastApiError: null, pausedJobs: [] },
+      reports: { election: 'reports', healthy: true, problem: null, identity: 'pod-a', isLeader: true, leader: 'pod-a', term: null, lastRenewAgoMs: null, loopLateMs: null, lastApiError: null, pausedJobs: [] },
     });
   });
 

@@ -19,6 +19,12 @@ export interface ElectionHealth {
   loopLateMs: number | null;
   /** The last failed API request, with its age in milliseconds; null if none failed (or no Lease). */
   lastApiError: ElectorStatus['lastApiError'];
+  /**
+   * The jobs of this election paused on every pod (by hand, or by themselves after
+   * `pauseAfterFailures`), with why. A pause does not make the pod unhealthy: a restart would not
+   * resume them.
+   */
+  pausedJobs: { job: string; by: string | null; note: string }[];
 }
 
 /**
@@ -35,6 +41,7 @@ export function judgeElectionHealth(
   state: LeadershipState,
   status: ElectorStatus | undefined,
   { toleranceMs, stalledAfterRetryPeriods }: ResolvedObservability['health'],
+  pausedJobs: ElectionHealth['pausedJobs'] = [],
 ): ElectionHealth {
   let problem: string | null = null;
   if (status !== undefined) {
@@ -63,6 +70,7 @@ export function judgeElectionHealth(
     lastRenewAgoMs: roundMs(status?.lastRenewAgoMs),
     loopLateMs: roundMs(status?.loopLateMs),
     lastApiError: status?.lastApiError ? { ...status.lastApiError, agoMs: Math.round(status.lastApiError.agoMs) } : null,
+    pausedJobs,
   };
 }
 
