@@ -11,6 +11,7 @@ import { measureChurn, type ChurnConfig } from './churn-safety.js';
 import { measureConnections, type ConnectionsConfig } from './connections.js';
 import { measureGateOverhead, type GateOverheadConfig } from './gate-overhead.js';
 import { measureJepsen, type JepsenConfig } from './jepsen.js';
+import { measureControlCost, type ControlCostConfig } from './control-cost.js';
 import { measureLeaseFailover, type LeaseFailoverConfig } from './lease-failover.js';
 import { DEFAULT_TIMINGS, SHORT_TIMINGS } from './nest-candidate.js';
 import { checkTargets, renderReport, type BenchResults } from './report.js';
@@ -34,6 +35,7 @@ interface Plan {
   claimCost: ClaimCostConfig;
   jepsen: JepsenConfig;
   connections: ConnectionsConfig;
+  controlCost: ControlCostConfig;
 }
 
 const timings = { default: DEFAULT_TIMINGS, short: SHORT_TIMINGS };
@@ -58,6 +60,7 @@ function plan(quick: boolean): Plan {
     claimCost: { timings: DEFAULT_TIMINGS, windowMs: quick ? 20_000 : 180_000 },
     jepsen: { timings: SHORT_TIMINGS, durationMs: quick ? 40_000 : 240_000, offsetsMs: [-150, 0, 150] },
     connections: { timings: DEFAULT_TIMINGS, candidates: 3, windowMs: quick ? 15_000 : 60_000 },
+    controlCost: { timings: DEFAULT_TIMINGS, jobs: 20, calls: 200, trials: quick ? 5 : 15 },
   };
 }
 
@@ -94,6 +97,7 @@ await step('shutdown', measureShutdownTime);
 await step('claimCost', measureClaimCost);
 await step('jepsen', measureJepsen);
 await step('connections', measureConnections);
+await step('controlCost', measureControlCost);
 
 const checks = checkTargets(results);
 const cpu = cpus();

@@ -1,6 +1,7 @@
 import type { ApiLoadResult, PerMinute } from './api-load.js';
 import type { ChurnResult } from './churn-safety.js';
 import type { ClaimCostResult } from './claim-cost.js';
+import type { ControlCostResult } from './control-cost.js';
 import type { JepsenResult } from './jepsen.js';
 import type { ConnectionRates, ConnectionsResult } from './connections.js';
 import type { GateOverheadResult } from './gate-overhead.js';
@@ -20,6 +21,7 @@ export interface BenchResults {
   shutdown?: ShutdownTimeResult;
   connections?: ConnectionsResult;
   claimCost?: ClaimCostResult;
+  controlCost?: ControlCostResult;
   jepsen?: JepsenResult;
 }
 
@@ -230,6 +232,16 @@ export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
         ['job', 'claim: false', 'claimed', 'extra'],
         k.figures.map((f) => [f.period, f.writesPerMinute.unclaimed.toFixed(1), f.writesPerMinute.claimed.toFixed(1), f.extraWritesPerMinute.toFixed(1)]),
         ['A claim renews the Lease too, and the next renew comes a retry period after it.'],
+      ),
+    );
+  }
+  if (r.controlCost) {
+    const k = r.controlCost;
+    out.push(
+      table(`11. What steering jobs costs (3 Nest apps, timings ${timingsLabel(k.config.timings)}; asked from a follower)`,
+        ['action', 'writes: asker / leader / other', 'reads: asker / leader / other', 'call took'],
+        k.actions.map((a) => [a.action, `${a.writes.asker} / ${a.writes.leader} / ${a.writes.other}`, `${a.reads.asker} / ${a.reads.leader} / ${a.reads.other}`, ms(a.ms)]),
+        [`jobs() with ${k.config.jobs} jobs, on a follower: ${k.jobsCall.microseconds.median.toFixed(1)} µs median (p95 ${k.jobsCall.microseconds.p95.toFixed(1)}), ${Math.round(k.jobsCall.bytes.median)} bytes allocated per call (${k.config.trials} trials of ${k.config.calls} calls).`],
       ),
     );
   }
