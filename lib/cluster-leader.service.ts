@@ -9,7 +9,7 @@ import type { LeadershipState } from './interfaces/leadership-state.interface.js
 import type { ElectionState } from './leadership/election-state.js';
 import { DEFAULT_ELECTION } from './leader-election.constants.js';
 import { judgeElectionHealth, type ElectionHealth } from './observability/election-health.js';
-import type { BackfillOptions, JobDescription, PauseOptions, RequestOutcome, RunNowOptions } from './interfaces/job-description.interface.js';
+import type { BackfillOptions, JobDescription, PauseOptions, RequestOutcome, ResumeOptions, RunNowOptions } from './interfaces/job-description.interface.js';
 import { JobsControl } from './jobs.control.js';
 
 /** Options of `ClusterLeaderService.waitForLeadership()`. */
@@ -124,9 +124,12 @@ export class ClusterLeaderService {
     return this.control.pause(job, options);
   }
 
-  /** Resumes a paused job; the ticks it missed are for its `missedRuns` policy. */
-  resume(job: string): Promise<JobDescription> {
-    return this.control.resume(job);
+  /**
+   * Resumes a paused job; the ticks it missed are for its `missedRuns` policy, unless
+   * `skipMissed` marks them done.
+   */
+  resume(job: string, options?: ResumeOptions): Promise<JobDescription> {
+    return this.control.resume(job, options);
   }
 
   /**

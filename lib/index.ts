@@ -13,7 +13,7 @@ export { UnknownElectionError } from './errors/unknown-election.error.js';
 export { UnknownJobError } from './errors/unknown-job.error.js';
 export { JobControlError } from './errors/job-control.error.js';
 export { ControlRequestTimeoutError } from './errors/control-request-timeout.error.js';
-export type { BackfillOptions, JobDescription, JobRunSummary, PauseOptions, RequestOutcome, RunNowOptions } from './interfaces/job-description.interface.js';
+export type { BackfillOptions, JobDescription, JobRunSummary, PauseOptions, RequestOutcome, ResumeOptions, RunNowOptions } from './interfaces/job-description.interface.js';
 export type {
   ElectionOptions,
   LeaderElectionBackend,

@@ -7,7 +7,7 @@ import { ControlRequestTimeoutError } from './errors/control-request-timeout.err
 import { UnknownJobError } from './errors/unknown-job.error.js';
 import { backfillFireTimes, MAX_BACKFILL_RUNS } from './gate/control-runs.js';
 import type { RegisteredJob } from './gate/gated-job.js';
-import type { BackfillOptions, JobDescription, JobRunSummary, PauseOptions, RequestOutcome, RunNowOptions } from './interfaces/job-description.interface.js';
+import type { BackfillOptions, JobDescription, JobRunSummary, PauseOptions, RequestOutcome, ResumeOptions, RunNowOptions } from './interfaces/job-description.interface.js';
 import { JobControlError } from './errors/job-control.error.js';
 import type { ElectionState } from './leadership/election-state.js';
 import { CronFireTimes } from './ledger/fire-times.js';
@@ -41,8 +41,14 @@ export class JobsControl {
     return this.describe(entry, Date.now());
   }
 
-  async resume(job: string): Promise<JobDescription> {
+  async resume(job: string, { skipMissed = false }: ResumeOptions = {}): Promise<JobDescription> {
     const { entry, state } = this.find(job, 'resume');
+    if (skipMissed && state.ledger !== undefined) {
+      const now = Date.now();
+      // The latest fire time up to now (an @Interval()'s cadence starts again from now).
+      const last = entry.fireTimes?.previous(now + 1, 0) ?? now;
+      state.ledger.skipTo(entry.policy.ledgerKey, { fireTime: last, state: 'succeeded', term: state.state.term ?? 0 });
+    }
     await state.control!.resume(entry.policy.ledgerKey);
     this.logger.log(JOB_RESUMED(state.name, entry.policy.ledgerKey, state.identity));
     return this.describe(entry, Date.now());

@@ -27,8 +27,8 @@ afterEach(async () => {
   await cluster.tearDown();
 });
 
-async function pod(identity: string, { cron = '* * * * * *', work }: { cron?: string; work?: Parameters<typeof cronJob>[0]['work'] } = {}) {
-  const Job = cronJob({ recorder, identity, work }, cron, JOB);
+async function pod(identity: string, { cron = '* * * * * *', work, options }: { cron?: string; work?: Parameters<typeof cronJob>[0]['work']; options?: Parameters<typeof cronJob>[0]['options'] } = {}) {
+  const Job = cronJob({ recorder, identity, work, options }, cron, JOB);
   return cluster.startTracked({ identity, lease: FAST, module: { drainTimeoutMs: 200 }, providers: [Job] });
 }
 
@@ -81,6 +81,37 @@ describe('pause and resume', () => {
     const { [annotation]: _removed, ...annotations } = paused.metadata.annotations!;
     cluster.server.putLease('default', { ...paused, metadata: { ...paused.metadata, annotations } });
     await recorder.waitFor(() => recorder.runs.length >= runs + 2);
+  });
+});
+
+describe('pause and resume, the gap', () => {
+  it("resume lets missedRuns catch up the ticks the pause skipped; resume({ skipMissed }) does not", async () => {
+    const a = await pod('pod-a', { options: { missedRuns: 'runEach' } });
+    await recorder.waitFor(() => recorder.runs.length >= 1);
+    await a.leader.pause(JOB);
+    const pausedAt = Math.max(...recorder.scheduledTimes());
+    await quietWindow(2_200);
+    await a.leader.resume(JOB, { skipMissed: true });
+    await recorder.waitFor(() => recorder.runs.some((run) => run.context.scheduledAt!.getTime() > pausedAt + 2_000));
+    expect(recorder.runs.filter((run) => run.context.catchUp)).toEqual([]);
+
+    await a.leader.pause(JOB);
+    const pausedAgainAt = Math.max(...recorder.scheduledTimes());
+    await quietWindow(2_200);
+    await a.leader.resume(JOB);
+    await recorder.waitFor(() => recorder.runs.some((run) => run.context.catchUp));
+    const caughtUp = recorder.runs.filter((run) => run.context.catchUp).map((run) => run.context.scheduledAt!.getTime());
+    expect(caughtUp[0]).toBe(pausedAgainAt + 1_000);
+    expect(recorder.duplicates()).toEqual([]);
+  });
+
+  it('a pause outlives the deletion of the Lease: its re-creator writes the control state it last saw', async () => {
+    const a = await pod('pod-a');
+    await recorder.waitFor(() => recorder.runs.length >= 1);
+    await a.leader.pause(JOB, { note: 'kept' });
+    cluster.server.deleteLease('default', LEASE);
+    await expect.poll(() => cluster.server.getLease('default', LEASE)?.metadata.annotations?.[`${PAUSED_PREFIX}${JOB}`], { timeout: 5_000 }).toContain('kept');
+    expect(a.leader.jobs()[0]!.paused?.note).toBe('kept');
   });
 });
 
@@ -139,6 +170,29 @@ describe('backfill', () => {
     expect(outcome).toMatchObject({ kind: 'backfill', outcome: 'succeeded', pod: 'pod-a', total: 5, done: 5 });
     expect(recorder.scheduledTimes()).toEqual([0, 1, 2, 3, 4].map((hour) => Date.UTC(2026, 2, 1, hour)));
     expect(recorder.runs.every((run) => run.context.kind === 'backfill')).toBe(true);
+    void a;
+  });
+
+  it('goes on after a failover with the fire times the cut-off leader had not taken, none twice', async () => {
+    let cut = false;
+    const started = new Promise<void>((resolve) => {
+      recorder.on('run', (run) => {
+        if (run.identity === 'pod-a' && recorder.runs.length === 2 && !cut) resolve();
+      });
+    });
+    const a = await pod('pod-a', { cron: '0 0 * * * *', work: (run) => (run.identity === 'pod-a' && recorder.runs.length >= 2 ? new Promise<void>(() => {}) : undefined) });
+    const b = await pod('pod-b', { cron: '0 0 * * * *' });
+    await cluster.timeline.until(() => b.leader.leader() === 'pod-a');
+    const outcome = b.leader.backfill(JOB, { from: '2026-03-01T00:00:00Z', to: '2026-03-01T04:00:00Z', timeoutMs: 20_000 });
+    await started; // pod-a runs 01:00 and never finishes it
+    cut = true;
+    cluster.server.faults.partition('pod-a', true);
+    await expect(outcome).resolves.toMatchObject({ outcome: 'succeeded', pod: 'pod-b' });
+    // 00:00 and 01:00 by pod-a; 01:00 was in progress (interruptedRun 'skip': not rerun); 02:00-04:00 by pod-b.
+    expect(recorder.runs.map((run) => `${run.identity} ${new Date(run.context.scheduledAt!).toISOString().slice(11, 16)}`)).toEqual([
+      'pod-a 00:00', 'pod-a 01:00', 'pod-b 02:00', 'pod-b 03:00', 'pod-b 04:00',
+    ]);
+    cluster.server.faults.partition('pod-a', false);
     void a;
   });
 

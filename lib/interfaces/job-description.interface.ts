@@ -64,6 +64,14 @@ export interface PauseOptions {
   note?: string;
 }
 
+export interface ResumeOptions {
+  /**
+   * Do not catch up the ticks missed while it was paused: its fire times up to now count as done
+   * (they are not run, whatever its `missedRuns`). @default false: `missedRuns` decides
+   */
+  skipMissed?: boolean;
+}
+
 export interface RunNowOptions {
   /** How long to wait for the run to end, in ms; past it the promise rejects, and the run may still happen. @default 60000 */
   timeoutMs?: number;

@@ -36,4 +36,9 @@ export interface TickLedger {
    * version that claims this job does not catch up the ticks it ran.
    */
   ranUnclaimed(key: string, entry: LedgerEntry): void;
+  /**
+   * Marks the job's fire times up to `entry.fireTime` as done without running them (a resume that
+   * skips what the pause missed), with the next write of this pod, never over a later entry.
+   */
+  skipTo(key: string, entry: LedgerEntry): void;
 }

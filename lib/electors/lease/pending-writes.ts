@@ -1,7 +1,7 @@
 import type { V1Lease } from '@kubernetes/client-node';
 import { setSafeTimeout } from '../../leadership/timers.js';
 import { withAnnotations } from './lease-control.js';
-import type { LeaseRounds, RoundsContext } from './lease-rounds.js';
+import { withLedger, type LeaseRounds, type RoundsContext } from './lease-rounds.js';
 import { LeaseApiError } from './resourcelock/lease-api.error.js';
 
 /** What the pending writes need from the elector. */
@@ -101,7 +101,7 @@ export class PendingWrites {
    * Lease that does not exist, or an API that fails, fails the changes with what it said.
    */
   private async writeChanges(): Promise<void> {
-    const { rounds, control, lock, observation } = this.context;
+    const { rounds, control, ledger, lock, observation } = this.context;
     let lease = observation.lease;
     for (let attempt = 0; attempt < CONTROL_WRITE_ATTEMPTS; attempt++) {
       try {
@@ -114,8 +114,11 @@ export class PendingWrites {
           rounds.observe(lease);
         }
         const write = control.prepare(lease, { leading: false });
-        const written = await lock.update(withAnnotations(lease, write.edits));
+        // What this pod recorded of the ledger goes with it (a resume that skips the missed ticks).
+        const ledgerWrite = ledger.prepare(lease);
+        const written = await lock.update(withAnnotations(withLedger(lease, ledgerWrite), write.edits));
         control.written(write);
+        ledger.written(ledgerWrite);
         rounds.observe(written);
         return;
       } catch (error) {
