@@ -37,6 +37,15 @@ export interface JepsenResult {
   ticksRunTwice: number;
   ticksRunByNobody: number;
   staleWritesRefused: number;
+  /**
+   * Fire times a new leader reported interrupted (claimed, then their leader stopped before
+   * recording the end) and, by the job's default `interruptedRun: 'skip'`, did not run again: at
+   * most once. A tick nobody wrote that is one of these is that promise, not a loss.
+   */
+  interruptedSeconds: number[];
+  /** The seconds nobody wrote, and when (epoch second) each fault was forced, to read them against. */
+  missedSeconds: number[];
+  timeline: { second: number; fault: JepsenFault; pod: string }[];
 }
 
 const LEASE = 'jepsen';
@@ -75,7 +84,10 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
   const writes: Write[] = [];
   const store = await startStore(writes);
   const replicas = new Map<string, { replica: Replica; offsetMs: number }>();
+  /** Every replica that ran, for the interrupted ticks their logs report. */
+  const everyReplica: Replica[] = [];
   const faults: Record<JepsenFault, number> = { graceful: 0, crash: 0, pause: 0, partition: 0, 'slow-api': 0, 'retry-after': 0 };
+  const timeline: JepsenResult['timeline'] = [];
   const stop = new AbortController();
   let serial = 0;
 
@@ -96,6 +108,7 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
       SAMPLE_FENCED_STORE_URL: store.url,
     });
     replicas.set(name, { replica, offsetMs });
+    everyReplica.push(replica);
     await replica.listening({ signal: stop.signal });
   };
   /** The replica the Lease names, once it names a live one. */
@@ -132,6 +145,7 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
       const fault = FAULTS[step % FAULTS.length]!;
       const current = await leader();
       faults[fault]++;
+      timeline.push({ second: Math.floor(Date.now() / 1000), fault, pod: current.name });
       switch (fault) {
         case 'graceful':
           current.replica.signal('SIGTERM');
@@ -194,5 +208,11 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
     ticksRunTwice: [...perTick.values()].filter((n) => n > 1).length,
     ticksRunByNobody: seconds - perTick.size,
     staleWritesRefused: writes.filter((write) => write.refused).length,
+    missedSeconds: Array.from({ length: seconds }, (_, i) => startSecond + i).filter((second) => !perTick.has(second)),
+    interruptedSeconds: [...new Set(everyReplica.flatMap((replica) => replica.output.flatMap((line) => {
+      const match = /the tick of (\S+) was claimed in term \d+, whose leader stopped/.exec(line);
+      return match ? [Math.floor(Date.parse(match[1]!) / 1000)] : [];
+    })))].sort(),
+    timeline,
   };
 }
