@@ -27,6 +27,9 @@ export type AnnotationEdits = Record<string, string | null>;
 /** What a write of the control state carries, settled once the write's outcome is known. */
 export interface ControlWrite {
   edits: AnnotationEdits;
+  /** The changes of results and history it carries, counted when it was prepared. */
+  resultsChanges: number;
+  historyChanges: number;
   /** The changes asked for (pause, resume, a request) that this write carries. */
   changes: readonly PendingChange[];
   /** The requests this write takes (leader only): made good once the term is confirmed. */
@@ -72,9 +75,18 @@ export class LeaseControl implements JobControl {
   private waiting: ControlRequest[] = [];
   private results = new Map<string, RequestResult>();
   private history = new Map<string, RunRecord[]>();
-  /** Results and runs this process recorded that the Lease may not have yet. */
-  private resultsDirty = false;
-  private historyDirty = false;
+  /**
+   * Results and runs this process recorded that the Lease may not have yet: a count of changes,
+   * so a write only clears what it carried (a record made while it was out stays for the next).
+   */
+  private resultsChanges = 0;
+  private historyChanges = 0;
+  private get resultsDirty(): boolean {
+    return this.resultsChanges > 0;
+  }
+  private get historyDirty(): boolean {
+    return this.historyChanges > 0;
+  }
   private readonly changes: PendingChange[] = [];
   private readonly takes: PendingTake[] = [];
   private readonly listeners = new Set<() => void>();
@@ -209,7 +221,7 @@ export class LeaseControl implements JobControl {
   /** How a request went (or goes): written with the next write. */
   record(result: RequestResult): void {
     this.results.set(result.id, result);
-    this.resultsDirty = true;
+    this.resultsChanges++;
     for (const listener of [...this.listeners]) listener();
     // Whoever asked is waiting for it: it goes out with a write soon, not the next renew.
     this.writeSoon();
@@ -233,7 +245,7 @@ export class LeaseControl implements JobControl {
   /** A run of a job, new or ended (same job, startedAt and pod): written with the next write. */
   recordRun(key: string, run: RunRecord): void {
     this.history.set(key, mergeRuns([run], this.history.get(key) ?? []));
-    this.historyDirty = true;
+    this.historyChanges++;
   }
 
   /** The term ended: the requests being taken are not taken. */
@@ -249,25 +261,31 @@ export class LeaseControl implements JobControl {
     const takes = leading ? [...this.takes] : [];
     for (const take of takes) if (take.request !== undefined) edits[`${REQUEST_PREFIX}${take.request.id}`] = null;
     const annotations = lease?.metadata?.annotations ?? {};
+    // What a write carries of results and history (or finds in the Lease already) is counted, so
+    // that its success clears exactly that much of what waits.
+    let resultsChanges = 0;
+    let historyChanges = 0;
     if (leading && (this.resultsDirty || takes.length > 0)) {
       const results = new Map(this.results);
       for (const take of takes) results.set(take.result.id, take.result);
       const value = encodeResults(results);
       if (value !== annotations[RESULTS_ANNOTATION]) edits[RESULTS_ANNOTATION] = value;
+      resultsChanges = this.resultsChanges;
     }
     if (leading && this.historyDirty) {
       const value = encodeHistory(this.history);
       if (value !== annotations[HISTORY_ANNOTATION]) edits[HISTORY_ANNOTATION] = value;
+      historyChanges = this.historyChanges;
     }
-    return { edits, changes, takes };
+    return { edits, changes, takes, resultsChanges, historyChanges };
   }
 
   /** The write succeeded: what it carried is in the Lease (takes count once the term is confirmed). */
-  written({ changes, takes, edits }: ControlWrite): void {
+  written({ changes, takes, resultsChanges, historyChanges }: ControlWrite): void {
     for (const change of changes) change.settle();
     for (const take of takes) take.written = true;
-    if (RESULTS_ANNOTATION in edits || takes.length > 0) this.resultsDirty = false;
-    if (HISTORY_ANNOTATION in edits) this.historyDirty = false;
+    this.resultsChanges -= resultsChanges;
+    this.historyChanges -= historyChanges;
   }
 
   /** The write that carried them succeeded within a term still running: the takes are taken. */
