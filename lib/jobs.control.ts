@@ -11,6 +11,7 @@ import type { BackfillOptions, JobDescription, JobRunSummary, PauseOptions, Requ
 import { JobControlError } from './errors/job-control.error.js';
 import type { ElectionState } from './leadership/election-state.js';
 import { CronFireTimes } from './ledger/fire-times.js';
+import { setSafeTimeout } from './leadership/timers.js';
 
 /** How many next fire times jobs() lists. */
 const NEXT_FIRE_TIMES = 3;
@@ -85,24 +86,33 @@ export class JobsControl {
   /** Writes the request to the Lease, then waits (from this pod's view of the Lease) for how it went. */
   private async ask(state: ElectionState, request: Parameters<NonNullable<ElectionState['control']>['request']>[0], timeoutMs: number): Promise<RequestOutcome> {
     const control = state.control!;
+    // Listening before the request is written, so an outcome that comes at once is not missed.
+    let stop: () => void = () => {};
     const ended = new Promise<RequestResult>((resolve, reject) => {
       const check = () => {
         const result = control.result(request.id);
         if (result === undefined || result.state === 'running') return;
-        cleanUp();
+        stop();
         resolve(result);
       };
-      const timer = setTimeout(() => {
-        cleanUp();
+      const timer = setSafeTimeout(() => {
+        stop();
         reject(new ControlRequestTimeoutError(request.id, request.job, timeoutMs, control.result(request.id)?.state ?? 'waiting'));
       }, timeoutMs);
       const unsubscribe = control.onChange(check);
-      const cleanUp = () => {
+      stop = () => {
         clearTimeout(timer);
         unsubscribe();
       };
     });
-    await control.request(request);
+    // Its timeout may fire while the request is still being written: never an unhandled rejection.
+    ended.catch(() => undefined);
+    try {
+      await control.request(request);
+    } catch (error) {
+      stop(); // the request is not in the Lease: nothing to wait for (and no timer left to fire)
+      throw error;
+    }
     return summarizeResult(await ended);
   }
 

@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JobControlError, UnknownJobError, type LeaseOptions } from '../lib/index.js';
+import { ControlRequestTimeoutError, JobControlError, UnknownJobError, type LeaseOptions } from '../lib/index.js';
 import { PAUSED_PREFIX } from '../lib/control/control-record.js';
 import { LeaseCandidates, quietWindow } from './support/lease-candidates.js';
 import { startApp } from './support/nest-app.js';
@@ -143,6 +143,15 @@ describe('run now', () => {
     cluster.server.faults.partition('pod-a', false);
     await quietWindow(1_000);
     expect(recorder.runs).toHaveLength(3);
+  });
+
+  it('times out while its request is still being written without an unhandled rejection, saying it may still run', async () => {
+    const a = await pod('pod-a', { cron: '0 0 0 1 1 *' });
+    await cluster.timeline.until(() => a.leader.isLeader());
+    cluster.server.faults.latencyMs = 300;
+    await expect(a.leader.runNow(JOB, { timeoutMs: 20 })).rejects.toThrow(ControlRequestTimeoutError);
+    await expect(a.leader.runNow(JOB, { timeoutMs: 20 })).rejects.toThrow(/it may still run/);
+    cluster.server.faults.latencyMs = 0;
   });
 
   it('a run cut short by its leader stopping is reported interrupted, and not run again', async () => {
