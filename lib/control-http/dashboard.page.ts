@@ -27,6 +27,8 @@ p { margin: 6px 0; }
 .muted, .sub { color: var(--muted); }
 .sub { font-size: 0.85em; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 0.9em; }
+code.cron { white-space: nowrap; }
+time { white-space: nowrap; }
 #access { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; margin-top: 14px; }
 #access h2 { margin: 0 0 4px; font-size: 1rem; }
 #access form { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-top: 6px; }
@@ -106,23 +108,29 @@ const SCRIPT = String.raw`
     try { return sessionStorage.getItem(TOKEN_KEY) || ''; } catch (error) { return ''; }
   }
 
+  /** A time as the reader's locale writes it: the time alone when it is today, else the date too; ISO 8601 on hover. */
   function time(iso) {
     if (!iso) return el('span', { className: 'muted', text: 'none' });
-    return el('time', { datetime: iso, title: iso, text: new Date(iso).toLocaleString() });
+    var date = new Date(iso);
+    var today = date.toDateString() === new Date().toDateString();
+    return el('time', { datetime: iso, title: iso, text: today ? date.toLocaleTimeString() : date.toLocaleString() });
   }
 
   function duration(ms) {
     return ms % 1000 === 0 ? ms / 1000 + ' s' : ms + ' ms';
   }
 
-  function scheduleText(schedule) {
+  function scheduleCell(schedule) {
     switch (schedule.kind) {
       case 'cron':
-        return 'cron ' + schedule.cron + (schedule.timeZone ? ' (' + schedule.timeZone + ')' : '') +
-          (schedule.utcOffset !== undefined ? ' (UTC offset ' + schedule.utcOffset + ')' : '') + (schedule.disabled ? ', disabled' : '');
-      case 'interval': return 'every ' + duration(schedule.everyMs);
-      case 'timeout': return 'once, ' + duration(schedule.afterMs) + ' after start';
-      default: return 'no schedule (called directly)';
+        return el('td', {}, [
+          el('code', { className: 'cron', text: schedule.cron }),
+          el('div', { className: 'sub', text: 'cron' + (schedule.timeZone ? ', ' + schedule.timeZone : '') +
+            (schedule.utcOffset !== undefined ? ', UTC offset ' + schedule.utcOffset : '') + (schedule.disabled ? ', disabled' : '') }),
+        ]);
+      case 'interval': return el('td', { text: 'every ' + duration(schedule.everyMs) });
+      case 'timeout': return el('td', { text: 'once, ' + duration(schedule.afterMs) + ' after start' });
+      default: return el('td', { text: 'no schedule (called directly)' });
     }
   }
 
@@ -186,10 +194,10 @@ const SCRIPT = String.raw`
     var runs = job.lastRuns.length === 0 ? el('span', { className: 'muted', text: 'none yet' }) : el('ol', {}, job.lastRuns.slice(0, LAST_RUNS).map(runItem));
     return el('tr', { 'data-job': job.key }, [
       el('th', { scope: 'row' }, [el('div', { text: job.key }), job.name !== job.key ? el('div', { className: 'sub', text: job.name }) : null]),
-      el('td', { text: scheduleText(job.schedule) }),
+      scheduleCell(job.schedule),
       el('td', {}, [next]),
       stateCell(job),
-      el('td', {}, [runs, el('div', { className: 'sub', text: 'here: ' + job.counters.runs + ' runs, ' + job.counters.skipped + ' skipped, ' + job.counters.failed + ' failed' })]),
+      el('td', {}, [runs, el('div', { className: 'sub', text: 'On this pod: ' + job.counters.runs + ' runs, ' + job.counters.skipped + ' skipped, ' + job.counters.failed + ' failed' })]),
       mutations ? actionsCell(job) : null,
     ]);
   }

@@ -12,6 +12,8 @@ export interface ControlAppSpec {
   /** The Lease backend on this cluster's test apiserver; without it, `leaderElection` decides. */
   cluster?: LeaseCandidates;
   lease?: Partial<LeaseOptions>;
+  /** More of LeaderElectionModule's options on the cluster, e.g. `elections` (their Leases on the same apiserver). */
+  module?: Omit<LeaderElectionModuleOptions, 'identity' | 'backend' | 'lease'>;
   /** The module's options when there is no cluster. @default standalone */
   leaderElection?: LeaderElectionModuleOptions;
   /** LeaderElectionControlModule.forRoot()'s options; null: the module is not imported. */
@@ -36,14 +38,19 @@ export interface ControlApp {
  * A real Nest HTTP app (the Express platform) with ScheduleModule, LeaderElectionModule and
  * LeaderElectionControlModule, listening on a free port of 127.0.0.1. Close it with `app.close()`.
  */
-export async function startControlApp({ identity, cluster, lease = {}, leaderElection, control = {}, providers = [], imports = [] }: ControlAppSpec): Promise<ControlApp> {
+export async function startControlApp({ identity, cluster, lease = {}, module = {}, leaderElection, control = {}, providers = [], imports = [] }: ControlAppSpec): Promise<ControlApp> {
   const logger = cluster?.logger ?? new RecordingLogger();
+  const kubeConfig = cluster?.server.kubeConfig(cluster.user(identity));
   const options: LeaderElectionModuleOptions = cluster
     ? {
+        drainTimeoutMs: 200,
+        ...module,
+        elections: Object.fromEntries(
+          Object.entries(module.elections ?? {}).map(([name, election]) => [name, election.lease ? { ...election, lease: { namespace: 'default', kubeConfig, ...election.lease } } : election]),
+        ),
         identity,
         backend: 'lease',
-        drainTimeoutMs: 200,
-        lease: { namespace: 'default', kubeConfig: cluster.server.kubeConfig(cluster.user(identity)), ...lease, name: lease.name ?? cluster.leaseName },
+        lease: { namespace: 'default', kubeConfig, ...lease, name: lease.name ?? cluster.leaseName },
       }
     : (leaderElection ?? { backend: 'standalone', identity });
   const moduleRef = await Test.createTestingModule({
@@ -52,7 +59,8 @@ export async function startControlApp({ identity, cluster, lease = {}, leaderEle
   })
     .setLogger(logger)
     .compile();
-  const app = moduleRef.createNestApplication({ logger });
+  // forceCloseConnections: a browser keeps its connections open, and close() would wait for them.
+  const app = moduleRef.createNestApplication({ logger, forceCloseConnections: true });
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
