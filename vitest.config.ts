@@ -9,6 +9,7 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^nestjs-cluster-leader\/terminus$/, replacement: fileURLToPath(new URL('./lib/terminus/index.ts', import.meta.url)) },
+      { find: /^nestjs-cluster-leader\/control$/, replacement: fileURLToPath(new URL('./lib/control-http/index.ts', import.meta.url)) },
       { find: /^nestjs-cluster-leader\/testing$/, replacement: fileURLToPath(new URL('./lib/testing/index.ts', import.meta.url)) },
       { find: /^nestjs-cluster-leader$/, replacement: fileURLToPath(new URL('./lib/index.ts', import.meta.url)) },
     ],

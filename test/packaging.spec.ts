@@ -89,7 +89,11 @@ describe('the published package', () => {
 
   it('ships the build, the sources its maps point to, README and LICENSE, and nothing else', () => {
     expect(packedFiles).toEqual(
-      expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'lib/index.ts', 'dist/testing/index.js', 'dist/testing/index.d.ts']),
+      expect.arrayContaining([
+        'package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'lib/index.ts', 'dist/testing/index.js', 'dist/testing/index.d.ts',
+        // The dashboard page is a module of its own: nothing to copy beside the build.
+        'dist/control-http/index.js', 'dist/control-http/index.d.ts', 'dist/control-http/dashboard.page.js',
+      ]),
     );
     const unexpected = packedFiles.filter(
       (path) => !/^(dist|lib)\//.test(path) && !['package.json', 'README.md', 'LICENSE'].includes(path),
@@ -159,6 +163,25 @@ describe('the published package', () => {
       expect(JSON.parse(stdout)).toEqual(expect.arrayContaining(['LeaderElectionTestingModule', 'TestLeadership']));
     });
 
+    it(`loads nestjs-cluster-leader/control with ${format === 'commonjs' ? 'require()' : 'import'} and serves its dashboard and API over HTTP`, async () => {
+      const compiled = await readFile(join(folder(), 'dist/control.js'), 'utf8');
+      expect(compiled).toContain(format === 'commonjs' ? 'require("nestjs-cluster-leader/control")' : "from 'nestjs-cluster-leader/control'");
+      const app = new ConsumerProcess(process.execPath, folder(), {}, 'dist/control.js');
+      try {
+        expect(await app.exited).toEqual({ code: 0, signal: null });
+        expect(app.stderr).toEqual([]);
+        expect(JSON.parse(app.output.at(-1)!)).toEqual({
+          status: 200,
+          contentType: 'text/html; charset=utf-8',
+          title: 'Cluster leader: elections and jobs',
+          mutations: false,
+          elections: ['default'],
+        });
+      } finally {
+        await app.kill();
+      }
+    });
+
     it("starts the README's Usage app (its app module and job, verbatim) with no cluster, warning once per fact", async () => {
       const app = new ConsumerProcess(process.execPath, folder(), {}, 'dist/usage.js');
       try {
@@ -207,7 +230,7 @@ describe('the published package', () => {
     );
   });
 
-  it("lets TypeScript 5.9 with classic moduleResolution 'node' find /testing and /terminus (typesVersions)", async () => {
+  it("lets TypeScript 5.9 with classic moduleResolution 'node' find /testing, /terminus and /control (typesVersions)", async () => {
     const { stdout } = await run(process.execPath, [tsc59, '-v']);
     expect(stdout.trim()).toMatch(/^Version 5\.9\./);
     await run(process.execPath, [tsc59, '-p', 'tsconfig.classic.json'], { cwd: join(work, 'commonjs') }).catch((error: { stdout: string }) => {

@@ -95,10 +95,11 @@ describe('the sample image', () => {
     expect(specifiers.filter((specifier) => specifier.startsWith('.') && !specifier.startsWith('./'))).toEqual([]);
     expect(specifiers).toContain('nestjs-cluster-leader');
     expect(specifiers).toContain('nestjs-cluster-leader/terminus');
+    expect(specifiers).toContain('nestjs-cluster-leader/control');
     expect(JSON.parse(await readFile(join(image, 'dist-sample/package.json'), 'utf8'))).toMatchObject({
       name: 'nestjs-cluster-leader',
       type: 'module',
-      exports: { '.': { default: './lib/index.js' }, './terminus': { default: './lib/terminus/index.js' } },
+      exports: { '.': { default: './lib/index.js' }, './terminus': { default: './lib/terminus/index.js' }, './control': { default: './lib/control-http/index.js' } },
     });
   });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
 import { writeUserKubeConfig } from './support/kubeconfig-file.js';
+import type { JobDescription, RequestOutcome } from '../lib/index.js';
 import { buildSample, SampleProcess, type SampleRun, type SampleStatus } from './support/sample-process.js';
 
 /**
@@ -218,6 +219,103 @@ describe('the sample with three replicas on the Lease backend: each tick once, n
     expect(byPod[second]!.every((run) => BigInt(run.fencingToken!) > highest(byPod[first]!))).toBe(true);
     expect(byPod[second]![0]!.term).toBeGreaterThan(byPod[first]![0]!.term!);
     server.faults.partition(first, false);
+  });
+});
+
+describe("the sample's control endpoints (GET /jobs, POST /jobs/:name/pause|resume|run) and its dashboard at /leader", () => {
+  const TOKEN = 'sample-control-secret';
+  let server: KubeApiServer;
+  let directory: string;
+  /** pod-a has SAMPLE_CONTROL_TOKEN, pod-b has not; both on the Lease backend, one Lease. */
+  const samples = new Map<'pod-a' | 'pod-b', SampleProcess>();
+  const url = (pod: 'pod-a' | 'pod-b', path: string) => `http://127.0.0.1:${samples.get(pod)!.port}${path}`;
+  const post = (pod: 'pod-a' | 'pod-b', path: string, { body, token }: { body?: unknown; token?: string } = {}) =>
+    fetch(url(pod, path), {
+      method: 'POST',
+      headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...(token !== undefined && { authorization: `Bearer ${token}` }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+  const jobs = async (pod: 'pod-a' | 'pod-b') => (await (await fetch(url(pod, '/jobs'))).json()) as JobDescription[];
+
+  beforeAll(async () => {
+    server = await KubeApiServer.start();
+    directory = await mkdtemp(join(tmpdir(), 'sample-control-'));
+    const env = async (pod: string) => ({
+      MY_POD_NAME: pod,
+      KUBECONFIG: await writeUserKubeConfig(server, pod, directory),
+      LEADER_ELECTION_BACKEND: 'lease',
+      LEADER_ELECTION_NAMESPACE: 'default',
+      LEASE_DURATION_MS: '2000',
+      RENEW_DEADLINE_MS: '1500',
+      RETRY_PERIOD_MS: '300',
+      SAMPLE_JOB_CRON: '* * * * * *',
+    });
+    const [a, b] = await Promise.all([
+      SampleProcess.start({ ...(await env('pod-a')), SAMPLE_CONTROL_TOKEN: TOKEN }),
+      SampleProcess.start(await env('pod-b')),
+    ]);
+    samples.set('pod-a', a).set('pod-b', b);
+    await Promise.all([a, b].map((sample) => sample.waitForStatus((status) => status.leader !== null)));
+  });
+
+  afterAll(async () => {
+    await Promise.all([...samples.values()].map((replica) => replica.kill()));
+    await server?.close();
+    if (directory) await rm(directory, { recursive: true, force: true });
+  });
+
+  it('GET /jobs lists the job `report` on every pod; without SAMPLE_CONTROL_TOKEN the mutating endpoints answer 403 saying why', async () => {
+    for (const pod of ['pod-a', 'pod-b'] as const) {
+      expect(await jobs(pod)).toEqual([expect.objectContaining({ key: 'report', name: 'ReportJob.report', election: 'default', controllable: true, paused: null })]);
+    }
+    for (const path of ['/jobs/report/pause', '/jobs/report/resume', '/jobs/report/run', '/leader/api/jobs/report/run']) {
+      const refused = await post('pod-b', path, { token: TOKEN });
+      expect(refused.status, path).toBe(403);
+      expect(((await refused.json()) as { message: string }).message, path).toMatch(/^The control endpoints are off: SAMPLE_CONTROL_TOKEN is not set\./);
+    }
+    expect((await jobs('pod-a'))[0]!.paused).toBeNull();
+  });
+
+  it('with the token: pause (with its note), resume, and run, which answers when the run ended; no token is 401, a wrong one 403', async () => {
+    const missing = await post('pod-a', '/jobs/report/pause', { body: { note: 'x' } });
+    expect(missing.status).toBe(401);
+    expect(((await missing.json()) as { message: string }).message).toBe('This endpoint needs Authorization: Bearer <SAMPLE_CONTROL_TOKEN>.');
+    const wrong = await post('pod-a', '/jobs/report/pause', { body: { note: 'x' }, token: 'guess' });
+    expect(wrong.status).toBe(403);
+    expect(((await wrong.json()) as { message: string }).message).toBe('The bearer token is not SAMPLE_CONTROL_TOKEN.');
+    const unknown = await post('pod-a', '/jobs/reports/pause', { token: TOKEN });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { message: string }).message).toContain('Known jobs: "report"');
+
+    const paused = await post('pod-a', '/jobs/report/pause', { body: { note: 'nightly export moved' }, token: TOKEN });
+    expect(paused.status).toBe(200);
+    expect(((await paused.json()) as JobDescription).paused).toMatchObject({ by: 'pod-a', note: 'nightly export moved' });
+    // Every pod describes it: it is in the Lease.
+    await expect.poll(async () => (await jobs('pod-b'))[0]!.paused?.note).toBe('nightly export moved');
+
+    const resumed = await post('pod-a', '/jobs/report/resume', { token: TOKEN });
+    expect(resumed.status).toBe(200);
+    expect(((await resumed.json()) as JobDescription).paused).toBeNull();
+    await expect.poll(async () => (await jobs('pod-b'))[0]!.paused).toBeNull();
+
+    const { leader } = await samples.get('pod-a')!.status();
+    const ran = await post('pod-a', '/jobs/report/run', { token: TOKEN });
+    expect(ran.status).toBe(200);
+    const outcome = (await ran.json()) as RequestOutcome;
+    expect(outcome).toMatchObject({ job: 'report', kind: 'run', outcome: 'succeeded', pod: leader, term: expect.any(Number), fireTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    // The leader's /runs has it, with its kind, beside the scheduled ones.
+    const leaderRuns = () => samples.get(leader as 'pod-a' | 'pod-b')!.runs();
+    expect((await leaderRuns()).filter((run) => run.kind === 'manual')).toEqual([expect.objectContaining({ scheduledAt: outcome.fireTime, term: outcome.term, catchUp: false })]);
+    await expect.poll(async () => (await leaderRuns()).some((run) => run.kind === 'scheduled'), { timeout: 5_000 }).toBe(true);
+  });
+
+  it('serves the dashboard at /leader and its API under /leader/api/', async () => {
+    const page = await fetch(url('pod-b', '/leader'));
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<title>Cluster leader: elections and jobs</title>');
+    expect(await (await fetch(url('pod-b', '/leader/api/elections'))).json()).toMatchObject({ identity: 'pod-b', mutations: true, elections: [{ election: 'default', identity: 'pod-b' }] });
+    expect(await (await fetch(url('pod-b', '/leader/api/jobs'))).json()).toEqual([expect.objectContaining({ key: 'report' })]);
   });
 });
 

@@ -11,12 +11,14 @@ export class LeaderElectionConfigError extends Error {
    * @param option the option (or environment variable) to change, e.g. `lease.renewDeadlineMs`
    * @param value the value it has
    * @param fix what to do about it
+   * @param module the module whose option it is
    */
   constructor(
     readonly option: string,
     readonly value: unknown,
     readonly fix: string,
+    readonly module: string = 'LeaderElectionModule',
   ) {
-    super(`LeaderElectionModule: option \`${option}\` is ${describeValue(value)}. ${fix}`);
+    super(`${module}: option \`${option}\` is ${describeValue(value)}. ${fix}`);
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
-import { currentLeaderJob, LeaderOnly } from 'nestjs-cluster-leader';
+import { currentLeaderJob, LeaderOnly, type LeaderJobContext } from 'nestjs-cluster-leader';
 import { reportJobOptions, SAMPLE_JOB_CRON } from './report-job.options.js';
 
 /** One run of the job in this process, as `GET /runs` lists it. */
@@ -12,6 +12,8 @@ export interface SampleRun {
   fencingToken: string | number | null;
   /** A run that makes up for fire times nobody ran (SAMPLE_JOB_MISFIRE). */
   catchUp: boolean;
+  /** Why it ran: 'scheduled', 'catchUp', 'rerun', 'manual' (POST /jobs/report/run) or 'backfill'. */
+  kind: LeaderJobContext['kind'];
 }
 
 /** A job that must run on one replica only: every replica schedules it, only the leader runs it. */
@@ -30,13 +32,14 @@ export class ReportJob {
     return this.history;
   }
 
-  // Every 5 seconds; SAMPLE_JOB_CRON overrides it (the black-box test runs it every second).
-  @Cron(SAMPLE_JOB_CRON)
+  // Every 5 seconds; SAMPLE_JOB_CRON overrides it (the black-box test runs it every second). Its
+  // name, 'report', is what GET /jobs lists and POST /jobs/report/... takes.
+  @Cron(SAMPLE_JOB_CRON, { name: 'report' })
   @LeaderOnly(reportJobOptions(process.env))
   async report(): Promise<void> {
     // Inside a @LeaderOnly() job: the tick it runs for, the term, a fencing token that grows with
     // every new term, and a signal that fires as soon as this pod stops leading.
-    const { term, fencingToken, signal, scheduledAt, catchUp } = currentLeaderJob()!;
+    const { term, fencingToken, signal, scheduledAt, catchUp, kind } = currentLeaderJob()!;
     const startedAt = new Date();
     this.history.push({
       scheduledAt: (scheduledAt ?? startedAt).toISOString(),
@@ -44,6 +47,7 @@ export class ReportJob {
       term,
       fencingToken,
       catchUp,
+      kind,
     });
     const run = this.history.length;
     const report = await this.buildReport(run);

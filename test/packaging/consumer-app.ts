@@ -70,6 +70,49 @@ void main();
 `;
 
 /**
+ * An HTTP app with the dashboard of `nestjs-cluster-leader/control` (on Nest's Express platform):
+ * it GETs the page and the API from itself, prints what it got as one JSON line, and closes. The
+ * consumer's strict tsc compiles it, so the entry point's declarations must resolve too.
+ */
+const CONTROL_MAIN = `
+import 'reflect-metadata';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import type { AddressInfo } from 'node:net';
+import { LeaderElectionModule } from 'nestjs-cluster-leader';
+import { LeaderElectionControlModule, type ControlElectionsAnswer } from 'nestjs-cluster-leader/control';
+
+@Module({
+  imports: [
+    ScheduleModule.forRoot(),
+    LeaderElectionModule.forRoot({ backend: 'standalone' }),
+    LeaderElectionControlModule.forRoot({ path: 'leader' }),
+  ],
+})
+class AppModule {}
+
+async function main(): Promise<void> {
+  const app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const page = await fetch('http://127.0.0.1:' + port + '/leader');
+  const html = await page.text();
+  const answer = (await (await fetch('http://127.0.0.1:' + port + '/leader/api/elections')).json()) as ControlElectionsAnswer;
+  console.log(JSON.stringify({
+    status: page.status,
+    contentType: page.headers.get('content-type'),
+    title: html.split('<title>')[1]?.split('<')[0],
+    mutations: answer.mutations,
+    elections: answer.elections.map((election) => election.election),
+  }));
+  await app.close();
+}
+
+void main();
+`;
+
+/**
  * The README's own files, as a new user pastes them: the Usage app module and job (README.md), the
  * store they use, and the two tests of docs/testing.md. test/readme/readme-examples.spec.ts proves
  * that these files are what the pages show, verbatim.
@@ -107,14 +150,15 @@ export default defineConfig({
 /**
  * What a Nest CLI app's tsconfig had before NodeNext: CommonJS with TypeScript's classic
  * `moduleResolution: node`, which ignores the `exports` map; the package's `typesVersions` is what
- * leads it to `/testing` and `/terminus`. Checked with TypeScript 5.9.
+ * leads it to `/testing`, `/terminus` and `/control`. Checked with TypeScript 5.9.
  */
 const CLASSIC_RESOLUTION_CHECK = `
 import { LeaderElectionTestingModule, TestLeadership } from 'nestjs-cluster-leader/testing';
 import { LeaderElectionHealthIndicator } from 'nestjs-cluster-leader/terminus';
+import { LeaderElectionControlModule } from 'nestjs-cluster-leader/control';
 import { LeaderElectionModule } from 'nestjs-cluster-leader';
 
-export const used = [LeaderElectionTestingModule, TestLeadership, LeaderElectionHealthIndicator, LeaderElectionModule];
+export const used = [LeaderElectionTestingModule, TestLeadership, LeaderElectionHealthIndicator, LeaderElectionControlModule, LeaderElectionModule];
 `;
 
 /**
@@ -141,7 +185,8 @@ export async function createConsumer(
     peerDependencies?: Record<string, string>;
   };
   // And what the README's tests need: @nestjs/testing and vitest (docs/testing.md: Jest too).
-  const linked = [...Object.keys(packed.dependencies ?? {}), ...Object.keys(packed.peerDependencies ?? {}), '@types/node', '@nestjs/testing', 'vitest'];
+  // And the HTTP platform the control app runs on, a dependency of the app (as in every Nest HTTP app).
+  const linked = [...Object.keys(packed.dependencies ?? {}), ...Object.keys(packed.peerDependencies ?? {}), '@types/node', '@nestjs/testing', 'vitest', '@nestjs/platform-express'];
   for (const name of linked) {
     const target = join(folder, 'node_modules', name);
     await mkdir(join(target, '..'), { recursive: true });
@@ -171,6 +216,7 @@ export async function createConsumer(
   await writeFile(join(folder, 'tsconfig.json'), JSON.stringify(tsconfig, null, 2));
   await mkdir(join(folder, 'src'));
   await writeFile(join(folder, 'src', 'main.ts'), CONSUMER_MAIN);
+  await writeFile(join(folder, 'src', 'control.ts'), CONTROL_MAIN);
   for (const file of README_FILES) await copyFile(join(readme, file), join(folder, 'src', file));
   await writeFile(join(folder, 'src', 'usage.ts'), USAGE_MAIN);
   await writeFile(join(folder, 'vitest.config.mjs'), VITEST_CONFIG);
