@@ -7,6 +7,7 @@ import type { LeaseOptions } from '../lib/index.js';
 import { decodeHistory, HISTORY_ANNOTATION, REQUEST_PREFIX, RESULTS_ANNOTATION, decodeResults } from '../lib/control/control-record.js';
 import { humanAge } from '../lib/cli/text-format.js';
 import { toYaml } from '../lib/cli/yaml-format.js';
+import { formatMicroTime } from '../lib/electors/lease/resourcelock/lease-record.js';
 import { LEDGER_ANNOTATION } from '../lib/ledger/ledger-record.js';
 import { writeUserKubeConfig } from './support/kubeconfig-file.js';
 import { buildKubectlLeader, KubectlLeader, type CommandRun } from './support/kubectl-leader-process.js';
@@ -104,7 +105,6 @@ describe('seeing the jobs', () => {
     expect(lines(describe)).toEqual(expect.arrayContaining([
       'Name:                     report',
       `Lease:                    default/${LEASE}`,
-      'Leader:                   pod-a (term 0)',
       "Schedule:                 <none> (not in the Lease: the schedule is in the app's code; ClusterLeaderService.jobs() shows it)",
       'Pause Annotation:         nestjs-cluster-leader/paused.report',
       'Paused:                   True',
@@ -116,6 +116,7 @@ describe('seeing the jobs', () => {
       'Pending Requests:',
       'Recent Requests:',
     ]));
+    expect(describe).toMatch(/^Leader: {19}pod-a \(term 0\), renewed \d+s ago$/m);
     expect(describe).toMatch(/^ {2}At: {21}\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z \(\d+s ago\)$/m);
     const runsHeader = lines(describe).find((line) => line.startsWith('  FIRE TIME'))!;
     expect(runsHeader).toMatch(/^ {2}FIRE TIME {14}KIND {8}POD {5}TERM {3}STARTED +DURATION {3}OUTCOME$/);
@@ -271,7 +272,7 @@ describe('credentials, permissions and the command line', () => {
   function seedLease(): void {
     cluster.server.putLease('default', {
       metadata: { name: LEASE, namespace: 'default', annotations: { [LEDGER_ANNOTATION]: JSON.stringify({ v: 1, j: { [JOB]: [Date.UTC(2026, 2, 1), 's', 2] } }) } },
-      spec: { holderIdentity: 'pod-a', leaseDurationSeconds: 15, leaseTransitions: 2 },
+      spec: { holderIdentity: 'pod-a', leaseDurationSeconds: 15, leaseTransitions: 2, renewTime: formatMicroTime(new Date(Date.now() - 60_000)) },
     });
   }
 
@@ -279,7 +280,10 @@ describe('credentials, permissions and the command line', () => {
     seedLease();
     const rule = { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [LEASE], namespaces: ['default'] };
     const viewer = await userEnv('viewer', { rules: [{ ...rule, verbs: ['get', 'watch'] }] });
-    expect(lines(ok(await cli.run(['jobs', 'list', '--lease', LEASE], viewer)).stdout)[0]).toBe(`Lease default/${LEASE}: held by pod-a (term 2).`);
+    // Its holder stopped renewing a minute ago: the command says what that means.
+    expect(lines(ok(await cli.run(['jobs', 'list', '--lease', LEASE], viewer)).stdout)[0]).toMatch(
+      new RegExp(`^Lease default/${LEASE}: held by pod-a \\(term 2\\), renewed 6\\ds ago \\(more than its 15s lease: no pod may be leading; requests wait for the next leader\\)\\.$`),
+    );
 
     const needs = `It needs a Role in namespace "default" with the rule { apiGroups: ["coordination.k8s.io"], resources: ["leases"], resourceNames: ["${LEASE}"], verbs: ["get", "update", "watch"] }, bound to it by a RoleBinding.`;
     const pause = await cli.run(['jobs', 'pause', JOB, '--lease', LEASE], viewer);

@@ -30,7 +30,7 @@ export function formatDescribe(lease: LeaseSummary, job: JobView, paint: Painter
   const fields: [string, string][] = [
     ['Name', job.key],
     ['Lease', `${lease.namespace}/${lease.name}`],
-    ['Leader', lease.holder === null ? `${NONE} (term ${lease.term})` : `${lease.holder} (term ${lease.term})`],
+    ['Leader', `${lease.holder ?? NONE} (term ${lease.term})${renewed(lease, now)}`],
     ['Schedule', `${NONE} (not in the Lease: the schedule is in the app's code; ClusterLeaderService.jobs() shows it)`],
     ['Pause Annotation', job.pauseAnnotation],
     ['Paused', job.paused === null ? 'False' : paint('True', 'yellow')],
@@ -96,9 +96,15 @@ function resultsTable(results: readonly RequestView[], paint: Painter, indent: s
 }
 
 function leaseLine(lease: LeaseSummary, now: number): string {
-  const held = lease.holder === null ? 'held by no pod' : `held by ${lease.holder}`;
-  const renewed = lease.renewTime === null ? '' : `, renewed ${humanAge(now - Date.parse(lease.renewTime))} ago`;
-  return `Lease ${lease.namespace}/${lease.name}: ${held} (term ${lease.term})${renewed}.`;
+  return `Lease ${lease.namespace}/${lease.name}: held by ${lease.holder ?? 'no pod'} (term ${lease.term})${renewed(lease, now)}.`;
+}
+
+/** `, renewed 3s ago`; a renewal older than the lease duration (on this machine's clock) says so. */
+function renewed({ holder, renewTime, leaseDurationSeconds }: LeaseSummary, now: number): string {
+  if (renewTime === null) return '';
+  const ago = now - Date.parse(renewTime);
+  const lapsed = holder !== null && leaseDurationSeconds !== null && ago > leaseDurationSeconds * 1_000;
+  return `, renewed ${humanAge(ago)} ago${lapsed ? ` (more than its ${leaseDurationSeconds}s lease: no pod may be leading; requests wait for the next leader)` : ''}`;
 }
 
 function running(job: JobView, lease: LeaseSummary, now: number): string {
