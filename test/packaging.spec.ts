@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
@@ -225,9 +225,17 @@ describe('the published package', () => {
     expect(stdout).toContain('Usage: nestjs-cluster-leader-elector --election=<lease name> [flags]');
   });
 
-  it('ships kubectl-leader as a bin that runs from plain Node in the installed package, with only its declared dependencies', async () => {
-    const pkg = JSON.parse(await readFile(join(work, 'module/node_modules/nestjs-cluster-leader/package.json'), 'utf8')) as { bin: Record<string, string> };
-    const bin = join(work, 'module/node_modules/nestjs-cluster-leader', pkg.bin['kubectl-leader']!);
+  it('ships kubectl-leader as a bin that runs from plain Node in the installed package, with its dependencies and no peer (npm install -g --legacy-peer-deps)', async () => {
+    // The package as a global install without peers lays it out: the tarball, and its dependencies.
+    const library = join(work, 'plugin/node_modules/nestjs-cluster-leader');
+    await mkdir(library, { recursive: true });
+    await run('tar', ['-xzf', tarball, '-C', library, '--strip-components=1']);
+    const pkg = JSON.parse(await readFile(join(library, 'package.json'), 'utf8')) as { bin: Record<string, string>; dependencies: Record<string, string> };
+    for (const name of Object.keys(pkg.dependencies)) {
+      await mkdir(join(work, 'plugin/node_modules', name, '..'), { recursive: true });
+      await symlink(join(REPO_ROOT, 'node_modules', name), join(work, 'plugin/node_modules', name), 'dir');
+    }
+    const bin = join(library, pkg.bin['kubectl-leader']!);
     expect((await readFile(bin, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
     // A Lease a leader left behind, read with a user's kubeconfig: every module of the command loads.
     const server = await KubeApiServer.start();
@@ -239,7 +247,7 @@ describe('the published package', () => {
       server.addUser('alice');
       const kubeconfig = join(work, 'alice.kubeconfig');
       await writeFile(kubeconfig, server.kubeConfig('alice').exportConfig());
-      const { stdout } = await run(process.execPath, [bin, 'jobs', 'list', '--lease', 'billing', '--kubeconfig', kubeconfig], { cwd: join(work, 'module'), env: { PATH: process.env.PATH } });
+      const { stdout } = await run(process.execPath, [bin, 'jobs', 'list', '--lease', 'billing', '--kubeconfig', kubeconfig], { cwd: join(work, 'plugin'), env: { PATH: process.env.PATH } });
       expect(stdout).toBe(
         'Lease default/billing: held by billing-7d9f-abcde (term 4).\n\n' +
           'JOB           PAUSED   LAST RUN               POD      OUTCOME     RUNNING ON\n' +
