@@ -210,6 +210,16 @@ describe('steering the jobs', () => {
     expect(request).toMatchObject({ job: JOB, id: expect.stringMatching(/^[0-9a-f]{16}$/), kind: 'run', by: 'alice' });
     await expect.poll(() => decodeResults(annotations()[RESULTS_ANNOTATION]).get(request.id)?.state).toBe('succeeded');
     expect(recorder.runs.filter((recorded) => recorded.context.kind === 'manual')).toHaveLength(3);
+
+    // A user RBAC lets get and update the Lease but not watch it: the command reads it instead.
+    const rule = { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [LEASE], namespaces: ['default'], verbs: ['get' as const, 'update' as const] };
+    const operator = await userEnv('operator', { rules: [rule] });
+    const watches: number[] = [];
+    cluster.server.on('request', ({ user, verb, status }) => user === 'operator' && verb === 'watch' && watches.push(status));
+    const polled = ok(await cli.run(['jobs', 'run', JOB, '--lease', LEASE, '-o', 'yaml'], operator));
+    expect(parseYaml(polled.stdout)).toMatchObject({ job: JOB, kind: 'run', state: 'succeeded', pod: 'pod-a' });
+    expect(watches).toEqual([403]);
+    expect(recorder.runs.filter((recorded) => recorded.context.kind === 'manual')).toHaveLength(4);
   });
 
   it('jobs run exits 3 when no outcome comes within --timeout, saying where the request stands; describe shows how it went later', async () => {

@@ -14,6 +14,8 @@ const WRITE_ATTEMPTS = 5;
 const MAX_WATCH_SECONDS = 300;
 /** After a watch failed, wait this long before re-reading and re-watching. */
 const REWATCH_DELAY_MS = 1_000;
+/** A user who may get the Lease but not watch it: read it this often instead. */
+const POLL_INTERVAL_MS = 1_000;
 
 /** What a change of the Lease asks for: annotations to set (a value) or remove (null), or nothing. */
 export type LeaseChange = (lease: V1Lease) => AnnotationEdits | undefined;
@@ -79,7 +81,8 @@ export class JobsLease {
    * Watches the Lease from `from` on until `check` returns something (resolves with it) or
    * `timeoutMs` passes (resolves undefined). `check` sees `from` first, then every version of the
    * Lease the watch brings; it may throw to stop waiting. A watch that ends is re-opened from the
-   * last version seen (or, after a 410, from a fresh read).
+   * last version seen (or, after a 410, from a fresh read). A user whom RBAC lets get the Lease
+   * but not watch it (403) reads it every POLL_INTERVAL_MS instead.
    */
   waitFor<T>(from: V1Lease, check: (lease: V1Lease) => T | undefined, timeoutMs: number): Promise<T | undefined> {
     const deadline = performance.now() + timeoutMs;
@@ -118,6 +121,17 @@ export class JobsLease {
       const later = () => {
         if (!done) retry = setTimeout(() => void reread(), REWATCH_DELAY_MS);
       };
+      const poll = () => {
+        if (done) return;
+        retry = setTimeout(async () => {
+          try {
+            look(await this.read());
+            poll();
+          } catch (error) {
+            fail(error);
+          }
+        }, POLL_INTERVAL_MS);
+      };
       const open = async (): Promise<void> => {
         const seconds = Math.min(MAX_WATCH_SECONDS, Math.max(1, Math.ceil((deadline - performance.now()) / 1_000) + 1));
         watch = await LeaseWatch.start(
@@ -130,7 +144,7 @@ export class JobsLease {
             onExpired: () => void reread(),
             // Ended by its timeout, or cut: read again (a second later, so a server that keeps
             // closing it cannot drive a loop), then watch on.
-            onEnd: (error) => (error !== null && (error.status === 401 || error.status === 403) ? fail(error) : later()),
+            onEnd: (error) => (error?.status === 401 ? fail(error) : error?.status === 403 ? poll() : later()),
           },
         );
         if (done) watch.stop();
