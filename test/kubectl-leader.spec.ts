@@ -5,7 +5,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import type { LeaseOptions } from '../lib/index.js';
 import { decodeHistory, HISTORY_ANNOTATION, REQUEST_PREFIX, RESULTS_ANNOTATION, decodeResults } from '../lib/control/control-record.js';
-import { humanAge } from '../lib/cli/text-format.js';
+import { formatTable, humanAge, painterFor, plain } from '../lib/cli/text-format.js';
 import { toYaml } from '../lib/cli/yaml-format.js';
 import { formatMicroTime } from '../lib/electors/lease/resourcelock/lease-record.js';
 import { LEDGER_ANNOTATION } from '../lib/ledger/ledger-record.js';
@@ -378,6 +378,18 @@ describe("the output's pieces", () => {
     expect(parseYaml(toYaml(data), { version: '1.1' })).toEqual(data);
     expect(toYaml({ jobs: [{ key: 'report', paused: null, lastRuns: [] }] })).toBe('jobs:\n- key: report\n  paused: null\n  lastRuns: []\n');
     expect(toYaml([])).toBe('[]\n');
+  });
+
+  it('colour only at a terminal without NO_COLOR, and columns aligned on the text, not the colour codes', () => {
+    expect(painterFor({ isTTY: false }, {})).toBe(plain);
+    expect(painterFor({ isTTY: true }, { NO_COLOR: '1' })).toBe(plain);
+    const paint = painterFor({ isTTY: true }, {});
+    const table = formatTable(['JOB', 'OUTCOME', 'POD'], [['a', { text: 'failed', colour: 'red' }, 'pod-a'], ['long-name', { text: 'succeeded', colour: 'green' }, 'pod-b']], paint);
+    expect(table).toBe(
+      'JOB         OUTCOME     POD\n' +
+        'a           \u001b[31mfailed\u001b[39m      pod-a\n' +
+        'long-name   \u001b[32msucceeded\u001b[39m   pod-b\n',
+    );
   });
 
   it("ages read as kubectl's", () => {
