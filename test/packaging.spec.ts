@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsumerProcess, createConsumer, type ModuleFormat } from './packaging/consumer-app.js';
+import { KubeApiServer } from './support/kube-apiserver/index.js';
 import { REPO_ROOT } from './support/repo-root.js';
 import { tsc } from './support/tsc.js';
 
@@ -240,10 +241,43 @@ describe('the published package', () => {
 
   it('ships the leader-elector command as a bin that runs from plain Node', async () => {
     const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string> };
-    expect(pkg.bin).toEqual({ 'nestjs-cluster-leader-elector': './dist/cli/leader-elector.cli.js' });
+    expect(pkg.bin).toEqual({ 'nestjs-cluster-leader-elector': './dist/cli/leader-elector.cli.js', 'kubectl-leader': './dist/cli/kubectl-leader.cli.js' });
     const bin = new URL(`../${pkg.bin['nestjs-cluster-leader-elector']}`, import.meta.url).pathname;
     expect((await readFile(bin, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
     const { stdout } = await run(process.execPath, [bin, '--help'], { cwd: REPO_ROOT });
     expect(stdout).toContain('Usage: nestjs-cluster-leader-elector --election=<lease name> [flags]');
+  });
+
+  it('ships kubectl-leader as a bin that runs from plain Node in the installed package, with its dependencies and no peer (npm install -g --legacy-peer-deps)', async () => {
+    // The package as a global install without peers lays it out: the tarball, and its dependencies.
+    const library = join(work, 'plugin/node_modules/nestjs-cluster-leader');
+    await mkdir(library, { recursive: true });
+    await run('tar', ['-xzf', tarball, '-C', library, '--strip-components=1']);
+    const pkg = JSON.parse(await readFile(join(library, 'package.json'), 'utf8')) as { bin: Record<string, string>; dependencies: Record<string, string> };
+    for (const name of Object.keys(pkg.dependencies)) {
+      await mkdir(join(work, 'plugin/node_modules', name, '..'), { recursive: true });
+      await symlink(join(REPO_ROOT, 'node_modules', name), join(work, 'plugin/node_modules', name), 'dir');
+    }
+    const bin = join(library, pkg.bin['kubectl-leader']!);
+    expect((await readFile(bin, 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true);
+    // A Lease a leader left behind, read with a user's kubeconfig: every module of the command loads.
+    const server = await KubeApiServer.start();
+    try {
+      server.putLease('default', {
+        metadata: { name: 'billing', namespace: 'default', annotations: { 'nestjs-cluster-leader/ledger': '{"v":1,"j":{"closeHourly":[1772323200000,"s",4]}}' } },
+        spec: { holderIdentity: 'billing-7d9f-abcde', leaseDurationSeconds: 15, leaseTransitions: 4 },
+      });
+      server.addUser('alice');
+      const kubeconfig = join(work, 'alice.kubeconfig');
+      await writeFile(kubeconfig, server.kubeConfig('alice').exportConfig());
+      const { stdout } = await run(process.execPath, [bin, 'jobs', 'list', '--lease', 'billing', '--kubeconfig', kubeconfig], { cwd: join(work, 'plugin'), env: { PATH: process.env.PATH } });
+      expect(stdout).toBe(
+        'Lease default/billing: held by billing-7d9f-abcde (term 4).\n\n' +
+          'JOB           PAUSED   LAST RUN               POD      OUTCOME     RUNNING ON\n' +
+          'closeHourly   False    2026-03-01T00:00:00Z   <none>   succeeded   <none>\n',
+      );
+    } finally {
+      await server.close();
+    }
   });
 });

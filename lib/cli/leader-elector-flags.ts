@@ -139,7 +139,7 @@ function flagOfOption(option: string): Flag | undefined {
 }
 
 /** `--use-cluster-credentials`, `KUBECONFIG=/path`, `KUBECONFIG is not set`. */
-function describeSetting(setting: string, value: unknown): string {
+export function describeSetting(setting: string, value: unknown): string {
   if (setting.startsWith('--')) return value === true ? setting : `${setting}=${String(value)}`;
   if (value === undefined) return `${setting} is not set`;
   if (typeof value === 'string' && value.startsWith('not set')) return `${setting} is ${value}`;

@@ -114,7 +114,7 @@ export function loadInClusterKubeConfig(
   return kubeConfig;
 }
 
-interface KubeConfigSource {
+export interface KubeConfigSource {
   /** The option or variable the user changes to fix it. */
   option: string;
   /** Where the configuration comes from, for the message. */
@@ -122,7 +122,7 @@ interface KubeConfigSource {
 }
 
 /** client-node's own order of loadFromDefault(), checked before it runs so that it cannot fail obscurely. */
-function findDefaultSource(advice: KubeConfigAdvice, { env, fileExists, homeDir }: KubeConfigEnvironment): KubeConfigSource {
+export function findDefaultSource(advice: KubeConfigAdvice, { env, fileExists, homeDir }: KubeConfigEnvironment): KubeConfigSource {
   const { option } = advice;
   const kubeconfigVariable = env.KUBECONFIG;
   if (kubeconfigVariable !== undefined && kubeconfigVariable.length > 0) {
@@ -152,7 +152,7 @@ function findDefaultSource(advice: KubeConfigAdvice, { env, fileExists, homeDir 
 }
 
 /** What client-node would only report on the first request, or never clearly: check it now. */
-function checkKubeConfig(option: string, kubeConfig: KubeConfig, value: string): void {
+export function checkKubeConfig(option: string, kubeConfig: KubeConfig, value: string): void {
   const context = kubeConfig.getCurrentContext();
   const contextObject = kubeConfig.getContextObject(context);
   const useContext = 'Select a context that names both (kubectl config use-context NAME, or current-context in the file)';
