@@ -1,7 +1,6 @@
-import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { pauseAnnotation, type RequestResult, type RunRecord } from './control/control-record.js';
-import { CONTROL_NEEDS_LEASE, JOB_PAUSED, JOB_RESUMED, UNKNOWN_JOB } from './control/control.messages.js';
+import { CONTROL_NEEDS_LEASE, UNKNOWN_JOB } from './control/control.messages.js';
 import type { ElectionRegistry } from './election.registry.js';
 import { ControlRequestTimeoutError } from './errors/control-request-timeout.error.js';
 import { UnknownJobError } from './errors/unknown-job.error.js';
@@ -25,7 +24,6 @@ const DEFAULT_WAIT_MS = 60_000;
  * and carried out once by the leader (see gate/control-runs.ts).
  */
 export class JobsControl {
-  private readonly logger = new Logger('LeaderOnly');
   /**
    * Each @Cron() job's next fire times, kept until the first of them passes: the `cron` package
    * takes 0.1 to 0.5 ms per fire time it computes, too much to pay for every job on every call.
@@ -43,7 +41,6 @@ export class JobsControl {
     const { entry, state } = this.find(job, 'pause');
     const by = state.identity;
     await state.control!.pause(entry.policy.ledgerKey, { by, at: Date.now(), note });
-    this.logger.log(JOB_PAUSED(state.name, entry.policy.ledgerKey, by, note));
     return this.describe(entry, Date.now());
   }
 
@@ -56,7 +53,6 @@ export class JobsControl {
       state.ledger.skipTo(entry.policy.ledgerKey, { fireTime: last, state: 'succeeded', term: state.state.term ?? 0 });
     }
     await state.control!.resume(entry.policy.ledgerKey);
-    this.logger.log(JOB_RESUMED(state.name, entry.policy.ledgerKey, state.identity));
     return this.describe(entry, Date.now());
   }
 

@@ -73,6 +73,8 @@ describe('pause and resume', () => {
     const lease = cluster.server.getLease('default', LEASE)!;
     cluster.server.putLease('default', { ...lease, metadata: { ...lease.metadata, annotations: { ...lease.metadata.annotations, [annotation]: 'by hand' } } });
     await expect.poll(() => a.leader.jobs()[0]!.paused).toEqual({ by: null, at: null, note: 'by hand' });
+    // The leader says it, once, whoever paused it.
+    await cluster.logger.waitFor('log', `job "${JOB}" paused: by hand`);
     const runs = recorder.runs.length;
     await quietWindow(1_500);
     expect(recorder.runs.length).toBeLessThanOrEqual(runs + 1);
@@ -81,6 +83,8 @@ describe('pause and resume', () => {
     const { [annotation]: _removed, ...annotations } = paused.metadata.annotations!;
     cluster.server.putLease('default', { ...paused, metadata: { ...paused.metadata, annotations } });
     await recorder.waitFor(() => recorder.runs.length >= runs + 2);
+    await cluster.logger.waitFor('log', `job "${JOB}" resumed`);
+    expect(cluster.logger.messages('log', `job "${JOB}" paused`)).toHaveLength(1);
   });
 });
 

@@ -14,8 +14,8 @@ export const REQUEST_RAN = (result: RequestResult, succeeded: boolean, by: strin
 export const JOB_PAUSED = (election: string, job: string, by: string | null, note: string) =>
   `Election '${election}': job "${job}" paused${by ? ` by ${by}` : ''}${note ? `: ${note}` : ''}. Its ticks are skipped on every pod until it is resumed.`;
 
-export const JOB_RESUMED = (election: string, job: string, by: string | null) =>
-  `Election '${election}': job "${job}" resumed${by ? ` by ${by}` : ''}; its missed ticks are for its missedRuns policy to decide.`;
+export const JOB_RESUMED = (election: string, job: string) =>
+  `Election '${election}': job "${job}" resumed; the ticks it missed are for its missedRuns policy to decide (unless resumed with skipMissed).`;
 
 export const UNKNOWN_JOB = (job: string, known: readonly string[]) =>
   `No @LeaderOnly() job is named "${job}" in this app. Known jobs: ${known.length === 0 ? '(none)' : known.map((name) => `"${name}"`).join(', ')}. ` +

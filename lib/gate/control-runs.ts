@@ -3,7 +3,7 @@ import type { ControlRequest, RequestResult } from '../control/control-record.js
 import type { JobControl } from '../control/job-control.interface.js';
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
 import type { ElectionState } from '../leadership/election-state.js';
-import { REQUEST_DROPPED, REQUEST_RAN } from '../control/control.messages.js';
+import { JOB_PAUSED, JOB_RESUMED, REQUEST_DROPPED, REQUEST_RAN } from '../control/control.messages.js';
 import { CronFireTimes } from '../ledger/fire-times.js';
 import type { RegisteredJob } from './gated-job.js';
 import type { JobGate } from './job-gate.js';
@@ -30,8 +30,14 @@ export class ControlRuns {
     for (const state of elections.values()) {
       const control = state.control;
       if (control === undefined) continue;
-      this.unsubscribers.push(control.onChange(() => void this.pump(state, control)));
-      this.unsubscribers.push(state.onTermStarted(() => void this.pump(state, control)));
+      this.unsubscribers.push(control.onChange(() => {
+        this.notePauses(state, control);
+        void this.pump(state, control);
+      }));
+      this.unsubscribers.push(state.onTermStarted(() => {
+        this.notePauses(state, control);
+        void this.pump(state, control);
+      }));
       void this.pump(state, control);
     }
   }
@@ -39,6 +45,29 @@ export class ControlRuns {
   stop(): void {
     for (const unsubscribe of this.unsubscribers.splice(0)) unsubscribe();
   }
+
+  /**
+   * One line per pause and resume, said by the leader, whoever asked (a pod, kubectl-leader,
+   * `kubectl annotate`): the pause's own `by` names them. A new leader says which jobs it finds paused.
+   */
+  private notePauses(state: ElectionState, control: JobControl): void {
+    const leading = state.currentJobContext() !== undefined;
+    const seen = this.pausesSeen.get(state.name) ?? new Map<string, string>();
+    const now = new Map<string, string>();
+    for (const entry of this.gate.jobs()) {
+      if (entry.job.election !== state.name) continue;
+      const pause = control.pauseOf(entry.policy.ledgerKey);
+      if (pause === undefined) continue;
+      const said = `${pause.by ?? ''}\u0000${pause.note}`;
+      now.set(entry.policy.ledgerKey, said);
+      if (leading && seen.get(entry.policy.ledgerKey) !== said) this.logger.log(JOB_PAUSED(state.name, entry.policy.ledgerKey, pause.by, pause.note));
+    }
+    if (leading) for (const key of seen.keys()) if (!now.has(key)) this.logger.log(JOB_RESUMED(state.name, key));
+    // A follower keeps nothing: when it starts leading, it says which jobs it finds paused.
+    this.pausesSeen.set(state.name, leading ? now : new Map());
+  }
+
+  private readonly pausesSeen = new Map<string, Map<string, string>>();
 
   private async pump(state: ElectionState, control: JobControl): Promise<void> {
     if (this.pumping.has(state.name)) return;
