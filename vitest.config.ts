@@ -18,8 +18,11 @@ export default defineConfig({
     include: ['test/**/*.spec.ts'],
     setupFiles: ['reflect-metadata'],
     testTimeout: 20_000,
-    hookTimeout: 20_000,
+    hookTimeout: 60_000, // hooks start real processes and servers; on 2 busy cores that can take a while
     pool: 'forks',
     restoreMocks: true,
+    // A poll returns as soon as its condition holds; the bound only matters on a loaded
+    // machine (a child process starting on 2 busy cores), where vitest's 1 s default flaked.
+    expect: { poll: { timeout: 10_000 } },
   },
 });

@@ -23,7 +23,7 @@ export interface SpawnOptions {
 export interface WaitOptions {
   /** Stops the wait, rejecting with the signal's reason. */
   signal?: AbortSignal;
-  /** Without a `signal`, the wait gives up after this long. @default 10_000 */
+  /** Without a `signal`, the wait gives up after this long. @default 30_000 */
   timeoutMs?: number;
 }
 
@@ -94,7 +94,7 @@ export class SpawnedProcess {
    * Resolves with the first line, already written or still to come, that contains `pattern` (a
    * string) or matches it (a RegExp); rejects if the process ends first, on timeout or on abort.
    */
-  waitForLine(pattern: string | RegExp, { signal, timeoutMs = 10_000 }: WaitOptions = {}): Promise<string> {
+  waitForLine(pattern: string | RegExp, { signal, timeoutMs = 30_000 }: WaitOptions = {}): Promise<string> {
     const matches = typeof pattern === 'string' ? (line: string) => line.includes(pattern) : (line: string) => pattern.test(line);
     const seen = this.output.find(matches);
     if (seen !== undefined) return Promise.resolve(seen);
