@@ -56,7 +56,7 @@ const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Go's encoding/json wording for what JSON.parse refused. */
-function jsonSyntaxError(text: string, error: unknown): string {
+export function jsonSyntaxError(text: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (text.trim() === '' || /end of JSON input/i.test(message)) return 'unexpected end of JSON input';
   const position = /position (\d+)/.exec(message);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { type FieldManager, updateFieldOwnership } from './field-sets.js';
-import type { Answer, WriteRequest } from './lease-api.js';
+import { type Answer, type WriteRequest, jsonSyntaxError } from './lease-api.js';
 import { formatTime } from './micro-time.js';
 import type { ResourceView, StoredObject } from './object-store.js';
 import { POD_FIELDS, POD_SCHEMA, orderedSpec, podSpec } from './pod-status.js';
@@ -90,10 +90,10 @@ export class PodApi {
     let body: unknown;
     try {
       body = JSON.parse(request.text);
-    } catch {
-      throw new StatusError(badRequest("couldn't get version/kind; json parse error: unexpected end of JSON input"));
+    } catch (error) {
+      throw new StatusError(badRequest(`couldn't get version/kind; json parse error: ${jsonSyntaxError(request.text, error)}`));
     }
-    if (!isObject(body)) throw new StatusError(badRequest('the body of the request is not a Pod'));
+    if (!isObject(body)) throw new StatusError(badRequest(`couldn't get version/kind; json parse error: json: cannot unmarshal ${Array.isArray(body) ? 'array' : typeof body} into Go value of type struct`));
     if (body.apiVersion !== undefined && body.apiVersion !== 'v1') {
       throw new StatusError(badRequest(`the API version in the data (${String(body.apiVersion)}) does not match the expected API version (v1)`));
     }
@@ -126,8 +126,8 @@ export class PodApi {
       let parsed: unknown;
       try {
         parsed = JSON.parse(text);
-      } catch {
-        throw new StatusError(badRequest("couldn't get version/kind; json parse error: unexpected end of JSON input"));
+      } catch (error) {
+        throw new StatusError(badRequest(`couldn't get version/kind; json parse error: ${jsonSyntaxError(text, error)}`));
       }
       if (isObject(parsed)) {
         if (typeof parsed.gracePeriodSeconds === 'number') options.gracePeriodSeconds = parsed.gracePeriodSeconds;
@@ -198,18 +198,24 @@ export class PodApi {
     if (resourceVersion !== undefined && resourceVersion !== pod.metadata.resourceVersion) {
       throw new StatusError(conflict(name, `the ResourceVersion in the precondition (${resourceVersion}) does not match the ResourceVersion in record (${pod.metadata.resourceVersion}). The object might have been modified`, { group: '', resource: 'Pod' }));
     }
-    let grace = options.gracePeriodSeconds ?? Number(pod.spec.terminationGracePeriodSeconds ?? 0);
-    if (grace < 0) grace = 1;
-    if (!pod.spec.nodeName || pod.status.phase === 'Failed' || pod.status.phase === 'Succeeded') grace = 0; // CheckGracefulDelete
+    // Negative grace periods count as 1 s on the delete path.
+    const requested = options.gracePeriodSeconds === undefined ? undefined : options.gracePeriodSeconds < 0 ? 1 : options.gracePeriodSeconds;
     const pending = pod.metadata.deletionGracePeriodSeconds;
+    let grace: number;
     let deletionTimestamp: string;
     if (pod.metadata.deletionTimestamp !== undefined && pending !== undefined && pending > 0) {
-      if (options.gracePeriodSeconds === undefined || options.gracePeriodSeconds >= pending) return { pod, removed: false };
+      // Already being deleted: only a shorter grace period moves the deletion (BeforeDelete).
+      if (requested === undefined || requested >= pending) return { pod, removed: false };
+      grace = requested;
       deletionTimestamp = formatTime(new Date(Date.parse(pod.metadata.deletionTimestamp) - pending * 1000 + grace * 1000));
     } else if (pod.metadata.deletionTimestamp !== undefined) {
+      // A grace-0 deletion whose removal did not happen: remove now.
       grace = 0;
       deletionTimestamp = pod.metadata.deletionTimestamp;
     } else {
+      // CheckGracefulDelete: the request's period, else the spec's; 0 if unscheduled or terminal.
+      grace = requested ?? Number(pod.spec.terminationGracePeriodSeconds ?? 0);
+      if (!pod.spec.nodeName || pod.status.phase === 'Failed' || pod.status.phase === 'Succeeded') grace = 0;
       deletionTimestamp = formatTime(new Date(now.getTime() + grace * 1000));
     }
     const marked = this.update(namespace, name, (p) => withDeletion(p, deletionTimestamp, grace), undefined, now);
