@@ -17,6 +17,8 @@ export type FailureStatus = 429 | 500 | 503 | 504;
 export interface FailedRequest {
   user: string | null;
   verb: string;
+  /** The resource the request is about (`leases`, `pods`; '' for other paths). */
+  resource: string;
   /** The request body as sent ('' for requests without one). */
   body: string;
 }

@@ -4,5 +4,22 @@ export type { ConnectionStats } from './connection-counts.js';
 export { selfSignedCertificate, type Certificate } from './self-signed-certificate.js';
 export { parseMicroTime, formatMicroTime, formatTime, MICRO_TIME_LAYOUT } from './micro-time.js';
 export type { Status, StatusDetails, StatusCause } from './status.js';
-export type { Lease, LeaseMetadata, LeaseSpec, ManagedFieldsEntry, RbacRule, RequestEventInfo, Verb } from './types.js';
+export type {
+  ContainerState,
+  ContainerStateTerminated,
+  ContainerStatus,
+  Lease,
+  LeaseMetadata,
+  LeaseSpec,
+  ManagedFieldsEntry,
+  Pod,
+  PodCondition,
+  PodMetadata,
+  PodStatus,
+  RbacRule,
+  RequestEventInfo,
+  Verb,
+} from './types.js';
 export { VERBS } from './types.js';
+export { PodLifecycle, type CreatePodOptions, type RestartContainerOptions, type StopContainersOptions } from './pod-lifecycle.js';
+export type { ContainerOptions, PodOptions } from './pod-status.js';

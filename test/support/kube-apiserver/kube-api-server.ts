@@ -10,24 +10,21 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ConnectionCounts, type ConnectionStats } from './connection-counts.js';
 import { type FaultHost, Faults, type InjectedFailure } from './faults.js';
 import { type Answer, LeaseApi } from './lease-api.js';
-import { LeaseStore, type StoredLease } from './lease-store.js';
+import { ObjectStore } from './object-store.js';
+import { PodApi } from './pod-api.js';
+import { PodLifecycle } from './pod-lifecycle.js';
 import { isAllowed } from './rbac.js';
 import { RequestCounts } from './request-counts.js';
 import { type RequestInfo, type ResourceRequestInfo, requestInfoFor } from './request-info.js';
-import { matchesFieldSelector, matchesLabelSelector, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import {
   LEASE_GROUP,
   LEASE_RESOURCE,
+  PODS,
   type Status,
   StatusError,
-  badRequest,
-  expired,
   forbidden,
   gatewayTimeout,
-  goQuote,
   internalError,
-  invalid,
-  invalidValue,
   methodNotSupported,
   pathNotFound,
   requestEntityTooLarge,
@@ -35,8 +32,9 @@ import {
   tooManyRequests,
   unauthorized,
 } from './status.js';
-import { type JsonObject, type Lease, type RbacRule, type RequestEventInfo, VERBS, type Verb } from './types.js';
-import { Watcher, WatchHub, eventTypeFor } from './watch-hub.js';
+import { type JsonObject, type Lease, type Pod, type RbacRule, type RequestEventInfo, VERBS, type Verb } from './types.js';
+import { WatchHub } from './watch-hub.js';
+import { WATCHED, type WatchedResource, WatchStreams } from './watch-stream.js';
 
 export interface KubeApiServerOptions {
   /** Default 0: a free port chosen by the OS. */
@@ -114,11 +112,15 @@ export interface KubeApiServer {
  * (codes, Status bodies, resourceVersions, watches: see the fixtures in
  * test/fixtures/kube-apiserver), with bearer-token users, RBAC rules, per-user request counts and
  * injectable faults. Every request goes: count, latency, hang/partition, outage, failNext (not
- * watches), authentication (401), authorization (403), then the Lease API. Besides Leases it
- * serves only the public health and version paths.
+ * watches), authentication (401), authorization (403), then the Lease or Pod API. Besides
+ * Leases it serves core/v1 Pods (get, list, watch, create, delete; `server.pods` plays the
+ * kubelet and the controllers) and the public health and version paths. Leases and Pods share
+ * one resourceVersion counter and one watch history, as etcd has one revision for all keys.
  */
 export class KubeApiServer extends EventEmitter {
   readonly faults: Faults;
+  /** Plays the kubelet, the scheduler and the controllers on Pods (see pod-lifecycle.ts). */
+  readonly pods: PodLifecycle;
 
   private readonly server: Server | HttpsServer;
   private readonly tls: KubeApiServerOptions['tls'];
@@ -126,8 +128,10 @@ export class KubeApiServer extends EventEmitter {
   private port = 0;
   private listening = false;
   private closed = false;
-  private readonly store: LeaseStore;
+  private readonly store: ObjectStore;
   private readonly api: LeaseApi;
+  private readonly podApi: PodApi;
+  private readonly watches: WatchStreams;
   private readonly hub = new WatchHub();
   private readonly requestCounts = new RequestCounts();
   private readonly connectionCounts = new ConnectionCounts();
@@ -138,8 +142,6 @@ export class KubeApiServer extends EventEmitter {
   /** Writes that were applied but whose answer `loseAnswers` keeps back. */
   private readonly lost = new Set<Exchange>();
   private readonly sleeps = new Set<{ timer: NodeJS.Timeout; wake: () => void }>();
-  /** `{"type":"ADDED",...}` lines for watches that start with the current state, one per version. */
-  private readonly addedLines = new WeakMap<StoredLease, Buffer>();
 
   static async start(options: KubeApiServerOptions = {}): Promise<KubeApiServer> {
     const server = new KubeApiServer(options);
@@ -150,11 +152,14 @@ export class KubeApiServer extends EventEmitter {
   private constructor(options: KubeApiServerOptions) {
     super();
     this.host = options.host ?? '127.0.0.1';
-    this.store = new LeaseStore({
+    this.store = new ObjectStore({
       initialResourceVersion: options.initialResourceVersion,
       historyLimit: options.historyLimit,
     });
-    this.api = new LeaseApi(this.store);
+    this.api = new LeaseApi(this.store.view<Lease>(LEASE_RESOURCE));
+    this.podApi = new PodApi(this.store.view<Pod>(PODS.resource));
+    this.pods = new PodLifecycle(this.podApi, this.store);
+    this.watches = new WatchStreams(this.store, this.hub);
     this.store.onEvent((event) => this.hub.dispatch(event));
     this.faults = new Faults(this.faultHost());
     this.tls = options.tls;
@@ -219,14 +224,14 @@ export class KubeApiServer extends EventEmitter {
 
   /** A copy of the stored Lease, as a GET would return it. */
   getLease(namespace: string, name: string): Lease | undefined {
-    const stored = this.store.get(namespace, name);
+    const stored = this.store.get(LEASE_RESOURCE, namespace, name);
     return stored && (JSON.parse(stored.json) as Lease);
   }
 
   /** Copies of the Leases of a namespace, sorted by name. */
   listLeases(namespace: string): Lease[] {
     return this.store
-      .list(namespace)
+      .list(LEASE_RESOURCE, namespace)
       .sort((a, b) => (a.name < b.name ? -1 : 1))
       .map((s) => JSON.parse(s.json) as Lease);
   }
@@ -243,10 +248,10 @@ export class KubeApiServer extends EventEmitter {
 
   /** Deletes a Lease directly and emits DELETED; false if there was none. */
   deleteLease(namespace: string, name: string): boolean {
-    return this.store.remove(namespace, name) !== undefined;
+    return this.store.remove(LEASE_RESOURCE, namespace, name) !== undefined;
   }
 
-  /** Forgets watch history: a watch from any resourceVersion before now gets 410 Expired. */
+  /** Forgets watch history (Leases and Pods): a watch from any resourceVersion before now gets 410 Expired. */
   compact(): void {
     this.store.compact();
   }
@@ -412,7 +417,7 @@ export class KubeApiServer extends EventEmitter {
     if (this.faults.hang || this.faults.isPartitioned(exchange.user)) return this.hold(exchange);
     if (this.faults.outage) return this.sendStatus(exchange, serviceUnavailable());
     if (!exchange.isWatch) {
-      const failure = this.faults.takeFailure({ user: exchange.user, verb: exchange.verb, body: exchange.body });
+      const failure = this.faults.takeFailure({ user: exchange.user, verb: exchange.verb, resource: resourceOf(exchange.info), body: exchange.body });
       if (failure) {
         const headers: Record<string, string> = failure.status === 429 ? { 'Retry-After': String(failure.retryAfterSeconds) } : {};
         return this.send(exchange, failure.status, JSON.stringify(injectedFailure(failure)), headers);
@@ -447,13 +452,14 @@ export class KubeApiServer extends EventEmitter {
   }
 
   /**
-   * Only namespaced Lease paths are served. Any other path, once authorised (fixture 15 shows RBAC
-   * runs first), is a 404 with a `NotFound` Status; a real apiserver answers unknown paths with
-   * a plain-text `404 page not found`, but a Status is what clients parse best and carries the
-   * same code and reason.
+   * Only namespaced Lease and Pod paths are served. Any other path, once authorised (fixture 15
+   * shows RBAC runs first), is a 404 with a `NotFound` Status; a real apiserver answers unknown
+   * paths with a plain-text `404 page not found`, but a Status is what clients parse best and
+   * carries the same code and reason.
    */
   private route(exchange: Exchange, rules: RbacRule[] | undefined): void {
     const info = exchange.info;
+    if (isPodRequest(info)) return this.routePod(exchange, info as ResourceRequestInfo);
     if (!isLeaseRequest(info)) return this.sendStatus(exchange, pathNotFound());
     const { namespace, name } = info;
     const writeRequest = () => ({
@@ -469,7 +475,7 @@ export class KubeApiServer extends EventEmitter {
       case 'list':
         return this.sendAnswer(exchange, this.api.list(namespace, exchange.url.searchParams));
       case 'watch':
-        return this.startWatch(exchange, info);
+        return this.startWatch(exchange, info, WATCHED.leases);
       case 'create':
         return this.sendAnswer(exchange, this.api.create(namespace, writeRequest()));
       case 'update':
@@ -490,89 +496,51 @@ export class KubeApiServer extends EventEmitter {
     }
   }
 
-  // --- watches ------------------------------------------------------------------------------
-
-  /**
-   * Fixture 18: 200, chunked, one JSON event per line, each written as it happens. Without a
-   * resourceVersion (or with "0") the stream starts with ADDED for what exists; with one, it
-   * replays the history after it, or if that is compacted away sends one ERROR 410 event and
-   * ends (fixture 20). Without `timeoutSeconds` it stays open until ended (a real apiserver
-   * would end it after a random 30-60 minutes).
-   */
-  private startWatch(exchange: Exchange, info: ResourceRequestInfo): void {
-    const query = exchange.url.searchParams;
-    const fields = parseFieldSelector(query.get('fieldSelector'));
-    if (!fields.ok) return this.sendStatus(exchange, badRequest(fields.message));
-    const labels = parseLabelSelector(query.get('labelSelector'));
-    if (!labels.ok) return this.sendStatus(exchange, badRequest(labels.message));
-    const resourceVersion = query.get('resourceVersion') ?? '';
-    if (resourceVersion !== '' && !/^\d+$/.test(resourceVersion)) {
-      return this.sendStatus(
-        exchange,
-        invalid(LEASE_RESOURCE, LEASE_GROUP, '', [
-          invalidValue('resourceVersion', goQuote(resourceVersion), `strconv.ParseUint: parsing ${goQuote(resourceVersion)}: invalid syntax`),
-        ]),
-      );
+  /** `pods` (get, list, watch, create, delete) and `pods/status` (get); other verbs get 405. */
+  private routePod(exchange: Exchange, info: ResourceRequestInfo): void {
+    const { namespace, name, subresource } = info;
+    const now = new Date();
+    if (subresource === 'status' && info.verb !== 'get') return this.sendStatus(exchange, methodNotSupported(info.verb, PODS));
+    switch (info.verb) {
+      case 'get':
+        return this.sendAnswer(exchange, this.podApi.get(namespace, name));
+      case 'list':
+        return this.sendAnswer(exchange, this.podApi.list(namespace, exchange.url.searchParams));
+      case 'watch':
+        return this.startWatch(exchange, info, WATCHED.pods);
+      case 'create':
+        return this.sendAnswer(
+          exchange,
+          this.podApi.create(namespace, {
+            text: exchange.body,
+            contentType: exchange.request.headers['content-type'] ?? '',
+            query: exchange.url.searchParams,
+            manager: fieldManager(exchange),
+            now,
+          }),
+        );
+      case 'delete':
+        return this.sendAnswer(exchange, this.podApi.deleteRequest(namespace, name, exchange.body, exchange.url.searchParams, now));
+      default:
+        return this.sendStatus(exchange, methodNotSupported(info.verb || exchange.method, PODS));
     }
-    const exactName = fields.selector.exactName;
-    const needsMatching = fields.selector.requirements.length > (exactName === undefined ? 0 : 1) || labels.selector.length > 0;
-    const filter = {
-      namespace: info.namespace,
-      name: exactName,
-      matches: needsMatching
-        ? (lease: Lease) => matchesFieldSelector(fields.selector, lease) && matchesLabelSelector(labels.selector, lease)
-        : undefined,
-    };
-
-    const fromNow = resourceVersion === '' || resourceVersion === '0';
-    const replay = fromNow ? [] : this.store.eventsAfter(Number(resourceVersion));
-    const response = exchange.response;
-    response.writeHead(200, {
-      'Content-Type': 'application/json',
-      'Transfer-Encoding': 'chunked',
-      'Cache-Control': 'no-cache, private',
-      'Audit-Id': randomUUID(),
-    });
-    response.flushHeaders();
-    response.socket?.setNoDelay(true);
-    this.report(exchange, 200);
-
-    if (!replay) {
-      const status = expired(resourceVersion, this.store.oldestWatchableResourceVersion);
-      response.end(`{"type":"ERROR","object":${JSON.stringify(status)}}\n`);
-      return;
-    }
-    const watcher = new Watcher(exchange.user, filter, response, fromNow ? 0 : Number(resourceVersion));
-    if (this.faults.isPartitioned(exchange.user)) watcher.setPartitioned(true);
-    if (fromNow) {
-      const current = exactName === undefined ? this.store.list(info.namespace) : [this.store.get(info.namespace, exactName)];
-      for (const stored of current) {
-        if (stored && (!filter.matches || filter.matches(stored.lease))) watcher.sendInitial(this.addedLine(stored));
-      }
-      // From here on only later events: what was written before now was just sent as it is now.
-      watcher.skipTo(this.store.resourceVersion);
-    } else {
-      for (const event of replay) {
-        const type = eventTypeFor(filter, event);
-        if (type) watcher.send(event.line(type), event.resourceVersion);
-      }
-    }
-    this.hub.add(watcher);
-    response.once('close', () => {
-      this.hub.remove(watcher);
-      watcher.release();
-    });
-    const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '');
-    if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0) watcher.endAfter(timeoutSeconds);
   }
 
-  private addedLine(stored: StoredLease): Buffer {
-    let line = this.addedLines.get(stored);
-    if (!line) {
-      line = Buffer.from(`{"type":"ADDED","object":${stored.json}}\n`);
-      this.addedLines.set(stored, line);
-    }
-    return line;
+  // --- watches ------------------------------------------------------------------------------
+
+  private startWatch(exchange: Exchange, info: ResourceRequestInfo, watched: WatchedResource): void {
+    const refused = this.watches.start(
+      {
+        user: exchange.user,
+        namespace: info.namespace,
+        query: exchange.url.searchParams,
+        response: exchange.response,
+        partitioned: this.faults.isPartitioned(exchange.user),
+        onHead: () => this.report(exchange, 200),
+      },
+      watched,
+    );
+    if (refused) this.sendStatus(exchange, refused);
   }
 
   // --- answering ----------------------------------------------------------------------------
@@ -589,7 +557,7 @@ export class KubeApiServer extends EventEmitter {
 
   private sendAnswer(exchange: Exchange, answer: Answer): void {
     // The write is applied (the store already changed); only its answer goes missing.
-    if (WRITE_VERBS.has(exchange.verb) && this.faults.takeLostAnswer({ user: exchange.user, verb: exchange.verb, body: exchange.body })) return this.loseAnswer(exchange);
+    if (WRITE_VERBS.has(exchange.verb) && this.faults.takeLostAnswer({ user: exchange.user, verb: exchange.verb, resource: resourceOf(exchange.info), body: exchange.body })) return this.loseAnswer(exchange);
     const headers: Record<string, string | string[]> = {};
     if (answer.warnings) headers.Warning = answer.warnings;
     this.send(exchange, answer.status, answer.json, headers);
@@ -645,8 +613,24 @@ export class KubeApiServer extends EventEmitter {
   }
 }
 
+const resourceOf = (info: RequestInfo): string => (info.isResourceRequest ? info.resource : '');
+
 /** Verbs that change the store: their answer is what `loseAnswers` drops. */
 const WRITE_VERBS: ReadonlySet<Verb | 'other'> = new Set(['create', 'update', 'patch', 'delete']);
+
+/** core/v1 pods: `/api/v1/namespaces/{ns}/pods[/{name}[/status]]`. */
+function isPodRequest(info: RequestInfo): boolean {
+  return (
+    info.isResourceRequest &&
+    info.apiPrefix === 'api' &&
+    info.apiGroup === '' &&
+    info.apiVersion === 'v1' &&
+    info.resource === PODS.resource &&
+    info.namespace !== '' &&
+    (info.subresource === '' || (info.subresource === 'status' && info.name !== '')) &&
+    info.extraParts.length === 0
+  );
+}
 
 function isLeaseRequest(info: RequestInfo): info is ResourceRequestInfo {
   return (

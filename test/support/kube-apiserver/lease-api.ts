@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 
 import { type DecodedLease, decodeLease } from './lease-codec.js';
-import type { LeaseStore, StoredLease } from './lease-store.js';
+import type { ResourceView, StoredObject } from './object-store.js';
 import { LEASE_API_VERSION, type ManagedContent, updateManagedFields } from './managed-fields.js';
 import { applyMergePatch, goMarshal } from './merge-patch.js';
 import { formatTime } from './micro-time.js';
-import { matchesFieldSelector, matchesLabelSelector, parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { LEASE_FIELDS, matchesFieldSelector, matchesLabelSelector, parseFieldSelector, parseLabelSelector } from './selectors.js';
 import {
   LEASE_GROUP,
   LEASE_KIND,
@@ -22,6 +22,8 @@ import {
   unsupportedMediaType,
 } from './status.js';
 import type { JsonObject, JsonValue, Lease, ManagedFieldsEntry } from './types.js';
+
+type StoredLease = StoredObject<Lease>;
 import { validateLease, validateLeaseSpec } from './validation.js';
 
 /** A successful answer, already serialised. Failures are thrown as `StatusError`. */
@@ -54,7 +56,7 @@ const isObject = (value: unknown): value is JsonObject =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Go's encoding/json wording for what JSON.parse refused. */
-function jsonSyntaxError(text: string, error: unknown): string {
+export function jsonSyntaxError(text: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (text.trim() === '' || /end of JSON input/i.test(message)) return 'unexpected end of JSON input';
   const position = /position (\d+)/.exec(message);
@@ -66,12 +68,12 @@ function jsonSyntaxError(text: string, error: unknown): string {
 
 /**
  * The Lease REST storage: the rules the apiserver's handlers and generic registry apply to
- * GET, LIST, POST, PUT, PATCH and DELETE of Leases, on top of `LeaseStore`. Each method answers
+ * GET, LIST, POST, PUT, PATCH and DELETE of Leases, on top of the store's `leases`. Each method answers
  * like the real apiserver, in the same order of checks, so that when a request is wrong in two
  * ways the same error wins.
  */
 export class LeaseApi {
-  constructor(private readonly store: LeaseStore) {}
+  constructor(private readonly store: ResourceView<Lease>) {}
 
   get(namespace: string, name: string): Answer {
     const current = this.store.get(namespace, name);
@@ -81,13 +83,13 @@ export class LeaseApi {
 
   /** Fixture 17: a `LeaseList` whose items carry no kind/apiVersion, with the list's resourceVersion. */
   list(namespace: string, query: URLSearchParams): Answer {
-    const fields = parseFieldSelector(query.get('fieldSelector'));
+    const fields = parseFieldSelector(query.get('fieldSelector'), LEASE_FIELDS);
     if (!fields.ok) throw new StatusError(badRequest(fields.message));
     const labels = parseLabelSelector(query.get('labelSelector'));
     if (!labels.ok) throw new StatusError(badRequest(labels.message));
     const items = this.store
       .list(namespace)
-      .filter((s) => matchesFieldSelector(fields.selector, s.lease) && matchesLabelSelector(labels.selector, s.lease))
+      .filter((s) => matchesFieldSelector(fields.selector, s.object) && matchesLabelSelector(labels.selector, s.object))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) // etcd returns keys in order
       .map((s) => `{${s.json.slice(TYPE_META_PREFIX.length)}`);
     return {
@@ -141,7 +143,7 @@ export class LeaseApi {
     }
     const existing = this.store.get(namespace, name);
     // The uid in the body is a precondition (`rest.DefaultUpdatedObjectInfo.Preconditions`).
-    const existingUid = existing?.lease.metadata.uid ?? '';
+    const existingUid = existing?.object.metadata.uid ?? '';
     if (lease.metadata.uid && lease.metadata.uid !== existingUid) {
       throw new StatusError(
         conflict(name, `Precondition failed: UID in precondition: ${lease.metadata.uid}, UID in object meta: ${existingUid}`),
@@ -194,7 +196,7 @@ export class LeaseApi {
     }
     this.checkResourceVersion(name, lease.metadata.resourceVersion, existing);
     const errors = validateLeaseSpec(lease.spec);
-    if (lease.metadata.uid && lease.metadata.uid !== existing.lease.metadata.uid) {
+    if (lease.metadata.uid && lease.metadata.uid !== existing.object.metadata.uid) {
       errors.unshift(invalidValue('metadata.uid', goQuote(lease.metadata.uid), 'field is immutable'));
     }
     if (errors.length > 0) throw new StatusError(invalid(LEASE_KIND, LEASE_GROUP, name, errors));
@@ -206,7 +208,7 @@ export class LeaseApi {
     const existing = this.store.get(namespace, name);
     if (!existing) throw new StatusError(notFound(name));
     const preconditions = this.deletePreconditions(text);
-    const { uid, resourceVersion } = existing.lease.metadata;
+    const { uid, resourceVersion } = existing.object.metadata;
     if (preconditions.uid !== undefined && preconditions.uid !== uid) {
       throw new StatusError(conflict(name, `Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${uid}`));
     }
@@ -242,20 +244,20 @@ export class LeaseApi {
     const managedFields = Array.isArray(metadata.managedFields)
       ? (metadata.managedFields as unknown as ManagedFieldsEntry[])
       : updateManagedFields(
-          existing?.lease.metadata.managedFields,
-          existing ? managedContent(existing.lease) : undefined,
+          existing?.object.metadata.managedFields,
+          existing ? managedContent(existing.object) : undefined,
           content,
           'kube-api-server-test',
           now,
         );
     const stored = this.store.write(namespace, name, (resourceVersion) =>
       assemble(namespace, name, lease, {
-        uid: lease.metadata.uid ?? existing?.lease.metadata.uid ?? randomUUID(),
+        uid: lease.metadata.uid ?? existing?.object.metadata.uid ?? randomUUID(),
         resourceVersion,
         creationTimestamp:
           typeof metadata.creationTimestamp === 'string'
             ? metadata.creationTimestamp
-            : existing?.lease.metadata.creationTimestamp ?? formatTime(now),
+            : existing?.object.metadata.creationTimestamp ?? formatTime(now),
         managedFields,
       }),
     );
@@ -345,7 +347,7 @@ export class LeaseApi {
 
   /** `rest.BeforeUpdate`: uid and creationTimestamp stay, whatever the client sent. */
   private overwrite(existing: StoredLease, lease: DecodedLease, request: WriteRequest): StoredLease {
-    const before = existing.lease;
+    const before = existing.object;
     const managedFields = updateManagedFields(
       before.metadata.managedFields,
       managedContent(before),

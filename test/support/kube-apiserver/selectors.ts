@@ -1,13 +1,32 @@
-import type { Lease } from './types.js';
+import type { KubeObject } from './types.js';
 
 /** A parsed `fieldSelector` / `labelSelector`, or the 400 message the apiserver would send. */
 export type SelectorParse<T> = { ok: true; selector: T } | { ok: false; message: string };
 
 export interface FieldRequirement {
-  field: 'metadata.name' | 'metadata.namespace';
+  /** A field the resource's `SelectableFields` knows (any field, for a generic parse). */
+  field: string;
   equals: boolean;
   value: string;
 }
+
+/** What a resource lets a `fieldSelector` name (the apiserver's field label conversion and `GetAttrs`). */
+export interface SelectableFields {
+  readonly names: readonly string[];
+  /** Old names the conversion accepts and rewrites (pods: `spec.host` is `spec.nodeName`). */
+  readonly aliases?: Readonly<Record<string, string>>;
+  /** The 400 message for a field it does not know. */
+  unknown(field: string): string;
+  /** The field values of one object (a missing field reads as `""`, as a Go `fields.Set` does). */
+  values(object: KubeObject): Record<string, string>;
+}
+
+/** Leases: `runtime.DefaultMetaV1FieldSelectorConversion`. */
+export const LEASE_FIELDS: SelectableFields = {
+  names: ['metadata.name', 'metadata.namespace'],
+  unknown: (field) => `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`,
+  values: (object) => ({ 'metadata.name': object.metadata.name, 'metadata.namespace': object.metadata.namespace }),
+};
 
 export interface FieldSelector {
   requirements: FieldRequirement[];
@@ -37,10 +56,11 @@ function splitTerms(selector: string, separator: string): string[] {
 const unescapeValue = (value: string): string => value.replace(/\\(.)/g, '$1');
 
 /**
- * `fieldSelector` for Leases: only `metadata.name` and `metadata.namespace` are known fields
- * (`runtime.DefaultMetaV1FieldSelectorConversion`), with `=`, `==` and `!=`.
+ * A `fieldSelector` with `=`, `==` and `!=`, checked against the fields `fields` knows (for
+ * Leases only `metadata.name` and `metadata.namespace`). Without `fields`, any field name is
+ * accepted, as `fields.ParseSelector` does where the RequestInfoFactory looks for a name.
  */
-export function parseFieldSelector(selector: string | null): SelectorParse<FieldSelector> {
+export function parseFieldSelector(selector: string | null, fields?: SelectableFields): SelectorParse<FieldSelector> {
   const requirements: FieldRequirement[] = [];
   if (!selector) return { ok: true, selector: { requirements } };
   for (const term of splitTerms(selector, ',')) {
@@ -49,24 +69,19 @@ export function parseFieldSelector(selector: string | null): SelectorParse<Field
     if (!match) {
       return { ok: false, message: `invalid selector: '${selector}'; can't understand '${term}'` };
     }
-    const [, field, operator, rawValue] = match;
-    if (field !== 'metadata.name' && field !== 'metadata.namespace') {
-      return {
-        ok: false,
-        message: `"${field}" is not a known field selector: only "metadata.name", "metadata.namespace"`,
-      };
-    }
+    const [, written, operator, rawValue] = match;
+    const field = fields?.aliases?.[written] ?? written;
+    if (fields && !fields.names.includes(field)) return { ok: false, message: fields.unknown(written) };
     requirements.push({ field, equals: operator !== '!=', value: unescapeValue(rawValue) });
   }
   const pinned = requirements.find((r) => r.field === 'metadata.name' && r.equals);
   return { ok: true, selector: { requirements, exactName: pinned?.value } };
 }
 
-export function matchesFieldSelector(selector: FieldSelector, lease: Lease): boolean {
-  return selector.requirements.every((r) => {
-    const actual = r.field === 'metadata.name' ? lease.metadata.name : lease.metadata.namespace;
-    return (actual === r.value) === r.equals;
-  });
+export function matchesFieldSelector(selector: FieldSelector, object: KubeObject, fields: SelectableFields = LEASE_FIELDS): boolean {
+  if (selector.requirements.length === 0) return true;
+  const values = fields.values(object);
+  return selector.requirements.every((r) => ((values[r.field] ?? '') === r.value) === r.equals);
 }
 
 type LabelRequirement =
@@ -117,8 +132,8 @@ export function parseLabelSelector(selector: string | null): SelectorParse<Label
   return { ok: true, selector: requirements };
 }
 
-export function matchesLabelSelector(selector: LabelSelector, lease: Lease): boolean {
-  const labels = lease.metadata.labels ?? {};
+export function matchesLabelSelector(selector: LabelSelector, object: KubeObject): boolean {
+  const labels = object.metadata.labels ?? {};
   return selector.every((r) => {
     const has = Object.hasOwn(labels, r.key);
     switch (r.op) {

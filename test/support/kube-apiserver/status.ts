@@ -10,6 +10,19 @@ export const LEASE_KIND = 'Lease';
 /** `schema.GroupResource.String()` for leases: how NotFound, Conflict, ... name the resource. */
 export const LEASE_QUALIFIED_RESOURCE = `${LEASE_RESOURCE}.${LEASE_GROUP}`;
 
+/** `schema.GroupResource`: which resource an error is about. */
+export interface GroupResource {
+  group: string;
+  resource: string;
+}
+
+export const LEASES: GroupResource = { group: LEASE_GROUP, resource: LEASE_RESOURCE };
+/** core/v1 pods: the core group is `""`, so messages say `pods "x"` and details carry no group. */
+export const PODS: GroupResource = { group: '', resource: 'pods' };
+
+/** `GroupResource.String()`: `leases.coordination.k8s.io`, or just `pods` for the core group. */
+export const qualifiedResource = ({ group, resource }: GroupResource): string => (group ? `${resource}.${group}` : resource);
+
 export interface StatusCause {
   reason?: string;
   message: string;
@@ -65,29 +78,29 @@ function details(parts: StatusDetails): StatusDetails {
   return out;
 }
 
-const leaseDetails = (name: string): StatusDetails =>
-  details({ name, group: LEASE_GROUP, kind: LEASE_RESOURCE });
+const resourceDetails = (name: string, gr: GroupResource): StatusDetails =>
+  details({ name, group: gr.group, kind: gr.resource });
 
-/** Fixtures 01 and 19. */
-export function notFound(name: string): Status {
-  return failure(404, 'NotFound', `${LEASE_QUALIFIED_RESOURCE} "${name}" not found`, leaseDetails(name));
+/** Fixtures 01 and 19 (`errors.NewNotFound`); for pods: `pods "x" not found`, details without group. */
+export function notFound(name: string, gr: GroupResource = LEASES): Status {
+  return failure(404, 'NotFound', `${qualifiedResource(gr)} "${name}" not found`, resourceDetails(name, gr));
 }
 
 /** Fixture 03. */
-export function alreadyExists(name: string): Status {
-  return failure(409, 'AlreadyExists', `${LEASE_QUALIFIED_RESOURCE} "${name}" already exists`, leaseDetails(name));
+export function alreadyExists(name: string, gr: GroupResource = LEASES): Status {
+  return failure(409, 'AlreadyExists', `${qualifiedResource(gr)} "${name}" already exists`, resourceDetails(name, gr));
 }
 
 export const OPTIMISTIC_LOCK_MESSAGE =
   'the object has been modified; please apply your changes to the latest version and try again';
 
 /** Fixture 06 (stale resourceVersion) and failed preconditions (`reason` then says which). */
-export function conflict(name: string, reason: string = OPTIMISTIC_LOCK_MESSAGE): Status {
+export function conflict(name: string, reason: string = OPTIMISTIC_LOCK_MESSAGE, gr: GroupResource = LEASES): Status {
   return failure(
     409,
     'Conflict',
-    `Operation cannot be fulfilled on ${LEASE_QUALIFIED_RESOURCE} "${name}": ${reason}`,
-    leaseDetails(name),
+    `Operation cannot be fulfilled on ${qualifiedResource(gr)} "${name}": ${reason}`,
+    resourceDetails(name, gr),
   );
 }
 
@@ -105,7 +118,7 @@ export function invalidValue(field: string, goValue: string, detail: string): Fi
 }
 
 export function requiredValue(field: string, detail: string): FieldError {
-  return { field, reason: 'FieldValueRequired', body: `Required value: ${detail}` };
+  return { field, reason: 'FieldValueRequired', body: detail ? `Required value: ${detail}` : 'Required value' };
 }
 
 /**
@@ -215,12 +228,12 @@ export function unsupportedMediaType(accepted: readonly string[]): Status {
 }
 
 /** `errors.NewMethodNotSupported`: e.g. `deletecollection`, which this server does not implement. */
-export function methodNotSupported(action: string): Status {
+export function methodNotSupported(action: string, gr: GroupResource = LEASES): Status {
   return failure(
     405,
     'MethodNotAllowed',
-    `${action} is not supported on resources of kind ${goQuote(LEASE_QUALIFIED_RESOURCE)}`,
-    details({ group: LEASE_GROUP, kind: LEASE_RESOURCE }),
+    `${action} is not supported on resources of kind ${goQuote(qualifiedResource(gr))}`,
+    details({ group: gr.group, kind: gr.resource }),
   );
 }
 
@@ -235,13 +248,13 @@ export function pathNotFound(): Status {
 }
 
 /** A successful DELETE: the apiserver answers a Success Status naming the deleted object. */
-export function deleteSuccess(name: string, uid: string): Status {
+export function deleteSuccess(name: string, uid: string, gr: GroupResource = LEASES): Status {
   return {
     kind: 'Status',
     apiVersion: 'v1',
     metadata: {},
     status: 'Success',
-    details: details({ name, group: LEASE_GROUP, kind: LEASE_RESOURCE, uid }),
+    details: details({ name, group: gr.group, kind: gr.resource, uid }),
   } as Status;
 }
 

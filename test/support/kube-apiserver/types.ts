@@ -9,7 +9,7 @@ export const VERBS: readonly Verb[] = ['get', 'list', 'watch', 'create', 'update
  */
 export interface RbacRule {
   verbs: Array<Verb | '*'>;
-  /** Default `['leases']`. */
+  /** Default `['leases']`. Pods: `resources: ['pods'], apiGroups: ['']`. */
   resources?: string[];
   /** When set, only requests that name one of these objects match (see `rbac.ts`). */
   resourceNames?: string[];
@@ -31,6 +31,8 @@ export interface ManagedFieldsEntry {
   time: string;
   fieldsType: 'FieldsV1';
   fieldsV1: JsonObject;
+  /** `status` for a write through the status subresource (Kubernetes 1.22+); absent otherwise. */
+  subresource?: string;
 }
 
 export interface LeaseSpec {
@@ -53,6 +55,13 @@ export interface LeaseMetadata {
   annotations?: Record<string, string>;
   ownerReferences?: JsonObject[];
   managedFields?: ManagedFieldsEntry[];
+}
+
+/** What the store needs of any object: type meta and the identifying metadata. */
+export interface KubeObject {
+  kind: string;
+  apiVersion: string;
+  metadata: { name: string; namespace: string; resourceVersion: string; labels?: Record<string, string> };
 }
 
 /** A Lease exactly as the apiserver serialises it (GET answer, watch event object). */
@@ -80,4 +89,82 @@ export interface RequestEventInfo {
    * `hang` or `partition` fault; if it is released later a second event reports its answer.
    */
   status: number;
+}
+
+// --- core/v1 Pod, as far as this server models it (see pod-status.ts) ---------------------------
+
+export interface PodMetadata {
+  name: string;
+  generateName?: string;
+  namespace: string;
+  uid: string;
+  resourceVersion: string;
+  creationTimestamp: string;
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: JsonObject[];
+  managedFields?: ManagedFieldsEntry[];
+}
+
+export interface PodCondition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  /** Always serialised: `null` when never probed, as metav1.Time's zero value is. */
+  lastProbeTime: string | null;
+  lastTransitionTime: string;
+  reason?: string;
+  message?: string;
+}
+
+export interface ContainerStateTerminated {
+  exitCode: number;
+  signal?: number;
+  reason?: string;
+  message?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  containerID?: string;
+}
+
+export interface ContainerState {
+  waiting?: { reason?: string; message?: string };
+  running?: { startedAt?: string };
+  terminated?: ContainerStateTerminated;
+}
+
+export interface ContainerStatus {
+  name: string;
+  state: ContainerState;
+  lastState: ContainerState;
+  ready: boolean;
+  restartCount: number;
+  image: string;
+  imageID: string;
+  containerID?: string;
+  started?: boolean;
+}
+
+export interface PodStatus {
+  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+  conditions?: PodCondition[];
+  message?: string;
+  reason?: string;
+  hostIP?: string;
+  hostIPs?: Array<{ ip: string }>;
+  podIP?: string;
+  podIPs?: Array<{ ip: string }>;
+  startTime?: string;
+  containerStatuses?: ContainerStatus[];
+  qosClass?: string;
+}
+
+/** A Pod exactly as the apiserver serialises it; `spec` is kept as the JSON it was stored with. */
+export interface Pod {
+  kind: 'Pod';
+  apiVersion: 'v1';
+  metadata: PodMetadata;
+  spec: JsonObject & { nodeName?: string; containers: JsonObject[]; terminationGracePeriodSeconds?: number; restartPolicy?: string };
+  status: PodStatus;
 }

@@ -1,15 +1,17 @@
 import type { ServerResponse } from 'node:http';
 
-import type { StoreEvent, WatchEventType } from './lease-store.js';
-import type { Lease } from './types.js';
+import type { StoreEvent, WatchEventType } from './object-store.js';
+import type { KubeObject } from './types.js';
 
-/** Which objects a watch wants: a namespace, maybe one name, maybe further selectors. */
+/** Which objects a watch wants: one resource in a namespace, maybe one name, maybe further selectors. */
 export interface WatchFilter {
+  /** `leases`, `pods`: a watch sees the events of its own resource only. */
+  resource: string;
   namespace: string;
-  /** Set when the field selector pins `metadata.name` (the common case: one Lease). */
+  /** Set when the field selector pins `metadata.name` (the common case: one Lease, one Pod). */
   name?: string;
   /** Any other field/label selector; undefined when `namespace` and `name` say it all. */
-  matches?: (lease: Lease) => boolean;
+  matches?: (object: KubeObject) => boolean;
 }
 
 /** One open watch stream. */
@@ -94,9 +96,10 @@ export class Watcher {
 }
 
 /**
- * Fans store events out to open watches. Watches are indexed by namespace/name (the usual
- * single-Lease watch) and by namespace, so an event reaches only the watches that can want it,
- * and every watcher is sent the same serialised line (see `StoreEvent.line`).
+ * Fans store events out to open watches. Watches are indexed by resource/namespace/name (the
+ * usual single-Lease or single-Pod watch) and by resource/namespace, so an event reaches only the
+ * watches that can want it, and every watcher is sent the same serialised line (see
+ * `StoreEvent.line`).
  */
 export class WatchHub {
   private readonly byName = new Map<string, Set<Watcher>>();
@@ -129,16 +132,18 @@ export class WatchHub {
   }
 
   dispatch(event: StoreEvent): void {
-    const { namespace, name } = event.current;
-    const named = this.byName.get(`${namespace}/${name}`);
+    const { resource, namespace, name } = event.current;
+    const named = this.byName.get(`${resource}/${namespace}/${name}`);
     if (named) for (const watcher of named) deliver(watcher, event);
-    const wide = this.byNamespace.get(namespace);
+    const wide = this.byNamespace.get(`${resource}/${namespace}`);
     if (wide) for (const watcher of wide) deliver(watcher, event);
   }
 
   private slot(watcher: Watcher): { index: Map<string, Set<Watcher>>; key: string } {
-    const { namespace, name } = watcher.filter;
-    return name === undefined ? { index: this.byNamespace, key: namespace } : { index: this.byName, key: `${namespace}/${name}` };
+    const { resource, namespace, name } = watcher.filter;
+    return name === undefined
+      ? { index: this.byNamespace, key: `${resource}/${namespace}` }
+      : { index: this.byName, key: `${resource}/${namespace}/${name}` };
   }
 }
 
@@ -147,11 +152,12 @@ export class WatchHub {
  * or leave the selection: the apiserver then sends ADDED or DELETED instead of MODIFIED.
  */
 export function eventTypeFor(filter: WatchFilter, event: StoreEvent): WatchEventType | undefined {
+  if (filter.resource !== event.resource || filter.namespace !== event.current.namespace) return undefined;
   if (filter.name !== undefined && filter.name !== event.current.name) return undefined;
   if (!filter.matches) return event.type;
-  const nowMatches = filter.matches(event.current.lease);
+  const nowMatches = filter.matches(event.current.object);
   if (event.type !== 'MODIFIED') return nowMatches ? event.type : undefined;
-  const matchedBefore = event.previous ? filter.matches(event.previous.lease) : false;
+  const matchedBefore = event.previous ? filter.matches(event.previous.object) : false;
   if (matchedBefore && nowMatches) return 'MODIFIED';
   if (matchedBefore) return 'DELETED';
   return nowMatches ? 'ADDED' : undefined;
