@@ -9,10 +9,10 @@ export type LeaseEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 /** etcd refuses objects over 1.5 MiB; a watch event line is that object plus a short envelope. */
 export const MAX_WATCH_LINE_CHARS = 2 * 1024 * 1024;
 
-export interface LeaseWatchHandlers {
+export interface LeaseWatchHandlers<T = V1Lease> {
   /** The server accepted the watch (HTTP 200): from now on, changes arrive as events. */
   onOpen(): void;
-  onEvent(type: LeaseEventType, lease: V1Lease): void;
+  onEvent(type: LeaseEventType, object: T): void;
   /** 410 Expired: the resourceVersion is too old to resume from; re-read, then watch again. */
   onExpired(): void;
   /** The stream is over: cleanly (null, e.g. timeoutSeconds) or not. Never called after stop(). */
@@ -23,6 +23,12 @@ export interface LeaseWatchTarget {
   kubeConfig: KubeConfig;
   namespace: string;
   name: string;
+  /**
+   * The collection the object is in, as the API paths name it: `leases` of coordination.k8s.io
+   * by default, or `pods` of the core group (the holder's pod, for fast failover).
+   * @default 'leases'
+   */
+  resource?: 'leases' | 'pods';
   /** The agent to connect with, given the one client-node built (LeaseLock's kept-alive one). */
   agentFor<T>(perCall: T): T | Agent;
 }
@@ -33,19 +39,19 @@ export interface LeaseWatchTarget {
  * than client-node's Watch, because the elector must be able to abort it at any moment, including
  * while the server has not answered yet (a cut network), which client-node's Watch cannot.
  */
-export class LeaseWatch {
+export class LeaseWatch<T = V1Lease> {
   private request: ClientRequest | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
-  private constructor(private readonly handlers: LeaseWatchHandlers) {}
+  private constructor(private readonly handlers: LeaseWatchHandlers<T>) {}
 
-  static async start(
+  static async start<T = V1Lease>(
     target: LeaseWatchTarget,
     options: { resourceVersion?: string; timeoutSeconds: number; connectTimeoutMs: number },
-    handlers: LeaseWatchHandlers,
-  ): Promise<LeaseWatch> {
-    const watch = new LeaseWatch(handlers);
+    handlers: LeaseWatchHandlers<T>,
+  ): Promise<LeaseWatch<T>> {
+    const watch = new LeaseWatch<T>(handlers);
     await watch.open(target, options);
     return watch;
   }
@@ -58,12 +64,13 @@ export class LeaseWatch {
   }
 
   private async open(
-    { kubeConfig, namespace, name, agentFor }: LeaseWatchTarget,
+    { kubeConfig, namespace, name, agentFor, resource = 'leases' }: LeaseWatchTarget,
     { resourceVersion, timeoutSeconds, connectTimeoutMs }: { resourceVersion?: string; timeoutSeconds: number; connectTimeoutMs: number },
   ): Promise<void> {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new LeaseApiError('watch', 0, 'NoCluster', 'the kubeconfig has no current cluster');
-    const url = new URL(`${cluster.server.replace(/\/+$/, '')}/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`);
+    const group = resource === 'pods' ? '/api/v1' : '/apis/coordination.k8s.io/v1';
+    const url = new URL(`${cluster.server.replace(/\/+$/, '')}${group}/namespaces/${encodeURIComponent(namespace)}/${resource}`);
     url.searchParams.set('watch', 'true');
     url.searchParams.set('fieldSelector', `metadata.name=${name}`);
     url.searchParams.set('timeoutSeconds', String(timeoutSeconds));
@@ -127,7 +134,7 @@ export class LeaseWatch {
       case 'ADDED':
       case 'MODIFIED':
       case 'DELETED':
-        return this.handlers.onEvent(event.type, event.object as V1Lease);
+        return this.handlers.onEvent(event.type, event.object as T);
       case 'ERROR': {
         const status = parseStatus(event.object);
         if (status.code === 410) {
