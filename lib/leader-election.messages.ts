@@ -177,10 +177,12 @@ export const LEASE_NOT_OURS_TO_RELEASE = (election: string, lease: string, holde
   `Election '${election}': did not release the Lease ${lease}: it is no longer this process's ` +
   `(${holder === null ? 'nobody holds it' : `held by ${holder}`}).`;
 
-export const EARLIER_PROCESS_HOLDS = (election: string, lease: string, identity: string) =>
+export const EARLIER_PROCESS_HOLDS = (election: string, lease: string, identity: string, fastFailover: boolean) =>
   `Election '${election}': the Lease ${lease} names this pod's identity (${identity}) but was ` +
   `written by another process (an earlier one, if this pod restarted). Treating it as someone ` +
-  `else's: this process takes it over only once it expires, as a new term.`;
+  `else's: this process takes it over only once it expires` +
+  (fastFailover ? ` or this pod's status proves that process's container gone (fast failover)` : '') +
+  `, as a new term.`;
 
 export const SAME_IDENTITY_PROCESS = (election: string, lease: string, identity: string) =>
   `Election '${election}': another live process with this pod's identity (${identity}) is ` +
@@ -198,6 +200,23 @@ export const LEASE_COORDINATED = (election: string, lease: string, strategy: str
 export const HANDING_OVER = (election: string, lease: string, preferred: string) =>
   `Election '${election}': the Lease ${lease} names ${preferred} as its preferred holder; ` +
   `stepping down, and releasing the Lease once this election's running jobs have finished.`;
+
+export const FAST_FAILOVER_PROVED = (election: string, lease: string, holder: string, why: string) =>
+  `Election '${election}', Lease ${lease}: taking over from ${holder} at once (fast failover): ${why}, so the process ` +
+  `that held the Lease is gone.`;
+
+export const FAST_FAILOVER_READY = (election: string, namespace: string, pod: string, container: string, containerId: string, restartCount: number) =>
+  `Election '${election}': fast failover is on: this process is container ${container} of pod ${namespace}/${pod} ` +
+  `(${containerId}, restartCount ${restartCount}); its records say so, and if it crashes, others take over as soon as the kubelet reports it.`;
+
+export const FAST_FAILOVER_CANNOT_TELL = (election: string, holder: string, why: string) =>
+  `Election '${election}': fast failover cannot take over from ${holder} early: ${why}. Waiting for its lease to expire, as without fast failover.`;
+
+export const FAST_FAILOVER_OWN_CONTAINER_UNKNOWN = (election: string, pod: string, namespace: string, problem: string) =>
+  `Election '${election}': fast failover is on, but this process cannot tell which container of pod ${namespace}/${pod} it ` +
+  `runs in (${problem}); until it can, others wait for its lease to expire if it crashes. Its identity must be its ` +
+  `pod's name (MY_POD_NAME from the downward API), the pod in the Lease's namespace, and its ServiceAccount needs ` +
+  `{ apiGroups: [""], resources: ["pods"], verbs: ["get", "watch"] }. Retrying.`;
 
 export const LEDGER_PROBLEM = (election: string, lease: string, problem: string) =>
   `Election '${election}', Lease ${lease}: job ledger: ${problem}.`;

@@ -44,6 +44,22 @@ describe('LeaseObservation', () => {
     expect(observation.isFree()).toBe(false);
   });
 
+  it("is free at once for the record whose writer its pod proved gone (fast failover), and for that record alone", () => {
+    const { observation } = observing();
+    const spec = { holderIdentity: 'pod-b', leaseDurationSeconds: 15, acquireTime: '2026-12-01T09:00:00.000000Z', renewTime: '2026-12-01T09:00:10.000000Z', leaseTransitions: 3 };
+    observation.observe(lease(spec, { annotations: { [INCARNATION_ANNOTATION]: 'b-1' } }));
+    const proved = observation.recordKey()!;
+    // A renewal by the same writer keeps the key: the proof still holds.
+    observation.observe(lease({ ...spec, renewTime: '2026-12-01T09:00:12.000000Z' }, { resourceVersion: '2', annotations: { [INCARNATION_ANNOTATION]: 'b-1' } }));
+    expect(observation.recordKey()).toBe(proved);
+    observation.markWriterGone(proved);
+    expect(observation.isFree()).toBe(true);
+    // Someone wrote another record since (the restarted process took it back): not free.
+    observation.observe(lease({ ...spec, acquireTime: '2026-12-01T09:00:13.000000Z', leaseTransitions: 4 }, { resourceVersion: '3', annotations: { [INCARNATION_ANNOTATION]: 'b-2' } }));
+    expect(observation.recordKey()).not.toBe(proved);
+    expect(observation.isFree()).toBe(false);
+  });
+
   it('ignores a late event older than what it knows', () => {
     const { observation } = observing();
     observation.observe(lease({ holderIdentity: 'pod-b' }, { resourceVersion: '7' }));

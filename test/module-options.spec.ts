@@ -192,6 +192,9 @@ describe('option validation', () => {
     { problem: 'a lease request timeout above the renew deadline', options: lease({ requestTimeoutMs: 10_001 }), option: 'lease.requestTimeoutMs', value: 10_001, fix: 'It must not exceed lease.renewDeadlineMs (10000)' },
     { problem: 'a namespace that is not a DNS-1123 label', options: lease({ namespace: 'Team_A' }), option: 'lease.namespace', value: 'Team_A', fix: 'Use a Kubernetes namespace name' },
     { problem: 'releaseOnShutdown that is not a boolean', options: lease({ releaseOnShutdown: 'yes' }), option: 'lease.releaseOnShutdown', value: 'yes', fix: 'Use true or false.' },
+    { problem: 'fastFailover given as a string', options: lease({ fastFailover: 'yes' }), option: 'lease.fastFailover', value: 'yes', fix: "Use true, false, or { container: '<the container this app runs in>' }" },
+    { problem: 'a fastFailover container that is not a container name', options: lease({ fastFailover: { container: 'App_1' } }), option: 'lease.fastFailover.container', value: 'App_1', fix: 'as the pod spec names it (a DNS-1123 label)' },
+    { problem: 'a typo inside fastFailover', options: lease({ fastFailover: { contain: 'app' } }), option: 'lease.fastFailover.contain', value: 'app', fix: 'did you mean `lease.fastFailover.container`' },
     { problem: 'a kubeConfig that is not a KubeConfig', options: lease({ kubeConfig: { clusters: [] } }), option: 'lease.kubeConfig', value: '(not a KubeConfig)', fix: 'Pass a KubeConfig from @kubernetes/client-node' },
     { problem: "an extra election named 'default'", options: { elections: { default: { backend: 'standalone' } } }, option: 'elections.default', value: { backend: 'standalone' }, fix: "The election 'default' is the one described by the top-level options; give this election another name." },
     { problem: 'an election name with spaces', options: { elections: { 'nightly reports': {} } }, option: 'elections.nightly reports', value: 'nightly reports', fix: 'Election names use letters, digits' },
@@ -359,6 +362,18 @@ describe('defaults', () => {
       kubeConfig: undefined,
     });
     expect(LEASE_DEFAULTS).toEqual({ leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 });
+  });
+
+  it.each([
+    [true, {}],
+    [{}, {}],
+    [{ container: 'app' }, { container: 'app' }],
+  ])('turn fast failover on with lease.fastFailover %j (off by default)', (fastFailover, resolved) => {
+    const on = defaultElection({ identity: 'pod-a', backend: 'lease', lease: { name: 'app-leader', fastFailover } });
+    const off = defaultElection({ identity: 'pod-a', backend: 'lease', lease: { name: 'app-leader', fastFailover: false } });
+
+    expect(on.backend === 'lease' && on.lease.fastFailover).toEqual(resolved);
+    expect(off.backend === 'lease' && off.lease.fastFailover).toBeUndefined();
   });
 
   it.each([

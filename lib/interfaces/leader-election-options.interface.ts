@@ -64,6 +64,16 @@ export interface LeaseOptions {
   releaseOnShutdown?: boolean;
   /** The Kubernetes client configuration. @default in-cluster config inside a pod, else ~/.kube/config */
   kubeConfig?: KubeConfig;
+  /**
+   * Fail over from a crashed process in about a second instead of a lease duration: followers
+   * watch the holder's pod and take over as soon as its status proves the process that held the
+   * Lease gone (the kubelet restarted or terminated its container). Never early on anything less
+   * than proof (a NotReady node, a force deletion, an error reading the pod): then the lease
+   * expires as usual. Needs the identity to be the pod's name and `get`/`watch` on `pods` in the
+   * Lease's namespace. `{ container }` names the container this app runs in, for a pod with several.
+   * @default false
+   */
+  fastFailover?: boolean | { container?: string };
 }
 
 /**

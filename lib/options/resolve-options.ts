@@ -36,6 +36,8 @@ export interface ResolvedLease {
   requestTimeoutMs: number;
   releaseOnShutdown: boolean;
   kubeConfig?: KubeConfig;
+  /** Fast failover (watch the holder's pod): on, with the container this process runs in if named. */
+  fastFailover?: { container?: string };
 }
 
 interface ResolvedElectionBase {
@@ -100,7 +102,7 @@ const ELECTION_KEYS = ['backend', 'sidecar', 'lease', 'onStartedLeading', 'onSto
 const SIDECAR_KEYS = ['url', 'pollIntervalMs', 'requestTimeoutMs'];
 const LEASE_KEYS = [
   'name', 'namespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs',
-  'requestTimeoutMs', 'releaseOnShutdown', 'kubeConfig',
+  'requestTimeoutMs', 'releaseOnShutdown', 'kubeConfig', 'fastFailover',
 ];
 /** Kubernetes' rule for object names such as a Lease's (a DNS-1123 subdomain). */
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -321,7 +323,22 @@ function resolveLease(
   if (kubeConfig !== undefined && (typeof kubeConfig !== 'object' || typeof (kubeConfig as KubeConfig).makeApiClient !== 'function')) {
     throw new LeaderElectionConfigError(`${prefix}kubeConfig`, '(not a KubeConfig)', 'Pass a KubeConfig from @kubernetes/client-node, or leave it out to use the in-cluster or default configuration.');
   }
-  return { name, namespace, leaseDurationMs, renewDeadlineMs, retryPeriodMs, requestTimeoutMs, releaseOnShutdown, kubeConfig };
+  const fastFailover = resolveFastFailover(`${prefix}fastFailover`, lease.fastFailover);
+  return { name, namespace, leaseDurationMs, renewDeadlineMs, retryPeriodMs, requestTimeoutMs, releaseOnShutdown, kubeConfig, ...(fastFailover && { fastFailover }) };
+}
+
+function resolveFastFailover(option: string, value: unknown): { container?: string } | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new LeaderElectionConfigError(option, value, 'Use true, false, or { container: \'<the container this app runs in>\' } for a pod with several containers.');
+  }
+  rejectUnknownKeys(`${option}.`, value, ['container']);
+  const { container } = value as { container?: unknown };
+  if (container !== undefined && (typeof container !== 'string' || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(container) || container.length > 63)) {
+    throw new LeaderElectionConfigError(`${option}.container`, container, 'Name the container this app runs in, as the pod spec names it (a DNS-1123 label), or leave it out for a pod with one container.');
+  }
+  return container === undefined ? {} : { container };
 }
 
 /** Kubernetes sets KUBERNETES_SERVICE_HOST in every container of a pod. */

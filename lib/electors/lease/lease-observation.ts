@@ -44,6 +44,8 @@ export class LeaseObservation {
    * continues the count, so its terms keep growing for everyone who saw the old one.
    */
   highestTransitions: number | null = null;
+  /** The record whose writer its pod proved gone (fast failover): free as soon as proved. */
+  private deadRecord: string | undefined;
 
   constructor(
     private readonly identity: string,
@@ -115,10 +117,26 @@ export class LeaseObservation {
     return this.observedTime + this.leaseDurationMs;
   }
 
-  /** Free to take: never held, released, or unchanged for the holder's whole lease duration. */
+  /**
+   * Free to take: never held, released, unchanged for the holder's whole lease duration, or its
+   * writer proved gone by its pod (fast failover) for this very record.
+   */
   isFree(): boolean {
     if (this.holder === null) return true;
+    if (this.deadRecord !== undefined && this.deadRecord === this.recordKey()) return true;
     return this.now() >= this.expiresAt;
+  }
+
+  /** Identifies the record seen: holder, acquireTime, leaseTransitions and the writing incarnation. */
+  recordKey(): string | undefined {
+    const record = this.record;
+    if (record === null || this.lease === null) return undefined;
+    return `${record.holderIdentity}|${record.acquireTime?.getTime() ?? ''}|${record.leaseTransitions}|${incarnationOf(this.lease) ?? ''}`;
+  }
+
+  /** The pod of the writer of `record` proved it gone (see HolderPodWatch). */
+  markWriterGone(record: string): void {
+    this.deadRecord = record;
   }
 
   /** Kubernetes 1.31+ coordinated leader election: a coordinator, not the candidates, picks the holder. */

@@ -63,7 +63,7 @@ export class LeaseRelease {
       const ledgerWrite = ledger.prepare(lease);
       const controlWrite = control.prepare(lease, { leading: true });
       try {
-        await lock.update(withAnnotations(withLedger(withRecord(lease, record, { incarnation, keepCoordination: true }), ledgerWrite), controlWrite.edits), remaining);
+        await lock.update(withAnnotations(withLedger(withRecord(lease, record, { incarnation, keepCoordination: true, container: null }), ledgerWrite), controlWrite.edits), remaining);
         ledger.written(ledgerWrite);
         control.written(controlWrite);
         this.logger.log(LEASE_RELEASED(state.name, lock.describe()));

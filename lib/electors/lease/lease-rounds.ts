@@ -37,6 +37,13 @@ export interface RoundsContext {
   watchHealthy(): boolean;
   /** The Lease names another preferred holder (coordinated election): hand over. */
   preferredHolderNamed(preferred: string): void;
+  /**
+   * Fast failover: the container annotation to write with this process's record (which container
+   * instance wrote it), or null (remove one a writer before left).
+   */
+  containerAnnotation(record: LeaderElectionRecord): string | null;
+  /** A Lease was taken in: the holder's pod may need watching (fast failover). */
+  observed(): void;
 }
 
 /** The ledger annotation a write carries, when it carries one. */
@@ -203,7 +210,7 @@ export class LeaseRounds {
     const sentAt = clock.now();
     let written: V1Lease;
     try {
-      written = await lock.update(withAnnotations(withLedger(withRecord(lease, record, { incarnation, keepCoordination: renewing }), ledgerWrite), controlWrite.edits));
+      written = await lock.update(withAnnotations(withLedger(withRecord(lease, record, { incarnation, keepCoordination: renewing, container: this.context.containerAnnotation(record) }), ledgerWrite), controlWrite.edits));
     } catch (error) {
       const apiError = LeaseApiError.from('update', error);
       if (apiError.status === 409) return this.conflict(apiError);
@@ -240,7 +247,7 @@ export class LeaseRounds {
     const ledgerWrite = ledger.prepare(null);
     const controlWrite = control.prepare(null, { leading: false });
     try {
-      created = await lock.create(withAnnotations(withLedger(newLease(record, incarnation), ledgerWrite), { ...control.carriedOver(), ...controlWrite.edits }));
+      created = await lock.create(withAnnotations(withLedger(newLease(record, incarnation, this.context.containerAnnotation(record)), ledgerWrite), { ...control.carriedOver(), ...controlWrite.edits }));
     } catch (error) {
       const apiError = LeaseApiError.from('create', error);
       if (apiError.status === 409) return this.conflict(apiError);
@@ -325,6 +332,7 @@ export class LeaseRounds {
     if (strategy !== undefined) this.once(`strategy:${strategy}`, () => this.logger.warn(LEASE_COORDINATED(this.context.state.name, this.context.lock.describe(), strategy)));
     const preferred = observation.preferredHolder;
     if (this.holding && !this.handingOver && preferred !== undefined && preferred !== this.identity) this.context.preferredHolderNamed(preferred);
+    this.context.observed();
   }
 
   /** The Lease is gone: step down if we held it; its last holder's lease is remembered. */
@@ -378,7 +386,7 @@ export class LeaseRounds {
     const { state, lock, observation } = this.context;
     const other = incarnationOf(observation.lease) ?? 'none';
     if (firstLook) {
-      this.once(`earlier:${other}`, () => this.logger.log(EARLIER_PROCESS_HOLDS(state.name, lock.describe(), this.identity)));
+      this.once(`earlier:${other}`, () => this.logger.log(EARLIER_PROCESS_HOLDS(state.name, lock.describe(), this.identity, this.context.options.fastFailover !== undefined)));
     } else if (recordChanged) {
       // It was written again after we first saw it: that process is alive and renewing.
       this.once(`twin:${other}`, () => this.logger.warn(SAME_IDENTITY_PROCESS(state.name, lock.describe(), this.identity)));

@@ -10,6 +10,7 @@ import type { ResolvedLease } from '../../options/resolve-options.js';
 import type { ElectionJobs, ElectorStatus, LeaderElector, StopOptions } from '../leader-elector.interface.js';
 import { LeaseClaims, type ClaimsContext } from './lease-claims.js';
 import { LeaseControl } from './lease-control.js';
+import { FastFailover } from './fast-failover.js';
 import { LeaseFaults } from './lease-faults.js';
 import { LeaseLedger } from './lease-ledger.js';
 import { LeaseObservation, isOlder } from './lease-observation.js';
@@ -85,6 +86,7 @@ export class LeaseElector implements LeaderElector {
   private readonly writes: PendingWrites;
   private readonly ledger: LeaseLedger;
   private readonly control: LeaseControl;
+  private readonly fastFailover: FastFailover | undefined;
   /** Rounds, claims and the release, one at a time: each write is conditional on what the one before left. */
   private readonly lane: WriteLane;
 
@@ -140,6 +142,8 @@ export class LeaseElector implements LeaderElector {
       control,
       faults: this.faults,
       watchHealthy: () => this.watch.healthy,
+      containerAnnotation: (record) => this.fastFailover?.containerAnnotation(record) ?? null,
+      observed: () => this.fastFailover?.observed(),
       preferredHolderNamed: (preferred) => this.releases.handOver(preferred),
       get rounds() {
         return rounds;
@@ -160,6 +164,10 @@ export class LeaseElector implements LeaderElector {
     this.writes = writes;
     this.releases = new LeaseRelease(context);
     this.control = control;
+    // Opt-in: the holder's pod proves a crash in about a second (see fast-failover.ts).
+    this.fastFailover = options.fastFailover === undefined
+      ? undefined
+      : new FastFailover({ state, options, lock, observation: this.observation, incarnation: this.incarnation, isOurs: () => this.rounds.isOurs(), replan: () => this.replan() });
     state.useLedger(new LeaseClaims(context));
     state.useControl(control);
   }
@@ -175,6 +183,7 @@ export class LeaseElector implements LeaderElector {
   }
 
   start(): void {
+    this.fastFailover?.start();
     this.scheduleStep(0);
   }
 
@@ -201,6 +210,7 @@ export class LeaseElector implements LeaderElector {
     clearTimeout(this.stepTimer);
     this.watch.stop();
     this.writes.stop();
+    this.fastFailover?.stop();
     this.lock.abortInFlight();
     await this.lane.idle();
     this.ledger.endTerm();
@@ -346,7 +356,8 @@ export class LeaseElector implements LeaderElector {
   }
 
   private untilExpiry(now: number): number {
-    if (this.observation.holder === null || this.rounds.isOurs()) return 0;
+    // Free already: released, ours, or its writer proved gone by its pod (fast failover).
+    if (this.observation.holder === null || this.rounds.isOurs() || this.observation.isFree()) return 0;
     return Math.max(0, this.observation.expiresAt - now) + 1;
   }
 

@@ -87,14 +87,19 @@ export interface WriteOptions {
    * record alone): a preferredHolder copied onto our own takeover would name someone else.
    */
   keepCoordination: boolean;
+  /**
+   * The container annotation (fast failover) to write with the record, or null to remove one a
+   * writer before left (a stale one must never speak for this record). Undefined: left as it is.
+   */
+  container?: string | null;
 }
 
 /** A new Lease carrying the record, as this process creates it. */
-export function newLease(record: LeaderElectionRecord, incarnation: string): V1Lease {
+export function newLease(record: LeaderElectionRecord, incarnation: string, container: string | null = null): V1Lease {
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
-    metadata: { annotations: { [INCARNATION_ANNOTATION]: incarnation } },
+    metadata: { annotations: { [INCARNATION_ANNOTATION]: incarnation, ...(container !== null && { [CONTAINER_ANNOTATION]: container }) } },
     spec: leaseSpecFromRecord(record),
   };
 }
@@ -103,20 +108,26 @@ export function newLease(record: LeaderElectionRecord, incarnation: string): V1L
  * The Lease with a new spec, built from the record (as client-go's LeaseLock does, not spread
  * over the old spec), keeping its metadata (resourceVersion, labels, other annotations).
  */
-export function withRecord(lease: V1Lease, record: LeaderElectionRecord, { incarnation, keepCoordination }: WriteOptions): V1Lease {
+export function withRecord(lease: V1Lease, record: LeaderElectionRecord, { incarnation, keepCoordination, container }: WriteOptions): V1Lease {
   const { managedFields: _managedFields, ...metadata } = lease.metadata ?? {};
   const spec: V1LeaseSpec = leaseSpecFromRecord(record);
   if (keepCoordination) {
     if (lease.spec?.strategy !== undefined) spec.strategy = lease.spec.strategy;
     if (lease.spec?.preferredHolder !== undefined) spec.preferredHolder = lease.spec.preferredHolder;
   }
+  const annotations: Record<string, string> = { ...metadata.annotations, [INCARNATION_ANNOTATION]: incarnation };
+  if (container === null) delete annotations[CONTAINER_ANNOTATION];
+  else if (container !== undefined) annotations[CONTAINER_ANNOTATION] = container;
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
-    metadata: { ...metadata, annotations: { ...metadata.annotations, [INCARNATION_ANNOTATION]: incarnation } },
+    metadata: { ...metadata, annotations },
     spec,
   };
 }
+
+/** Fast failover's annotation: which container instance wrote the record (see container-evidence.ts). */
+export const CONTAINER_ANNOTATION = 'nestjs-cluster-leader/container';
 
 function toDate(value: Date | string | undefined | null): Date | null {
   if (value === undefined || value === null || value === '') return null;
