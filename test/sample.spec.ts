@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerStartTime } from '../lib/electors/lease/container-start.js';
 import { KubeApiServer } from './support/kube-apiserver/index.js';
 import { writeUserKubeConfig } from './support/kubeconfig-file.js';
 import type { JobDescription, RequestOutcome } from '../lib/index.js';
@@ -319,6 +320,50 @@ describe("the sample's control endpoints (GET /jobs, POST /jobs/:name/pause|resu
   });
 });
 
+describe('the sample with fast failover (SAMPLE_FAST_FAILOVER=true): a killed leader replaced once its pod says so (issue 16)', () => {
+  let server: KubeApiServer;
+  let directory: string;
+  const samples = new Map<string, SampleProcess>();
+
+  beforeAll(async () => {
+    server = await KubeApiServer.start();
+    directory = await mkdtemp(join(tmpdir(), 'sample-fast-failover-'));
+    for (const pod of ['pod-a', 'pod-b']) {
+      // The kubelet's startedAt: when the container's first process started, by this machine's clock.
+      server.pods.create('default', { name: pod, nodeName: `node-${pod}`, at: containerStartTime() as Date });
+      samples.set(pod, await SampleProcess.start({
+        MY_POD_NAME: pod,
+        KUBECONFIG: await writeUserKubeConfig(server, pod, directory),
+        LEADER_ELECTION_BACKEND: 'lease',
+        LEADER_ELECTION_NAMESPACE: 'default',
+        SAMPLE_FAST_FAILOVER: 'true',
+      }));
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all([...samples.values()].map((replica) => replica.kill()));
+    await server?.close();
+    if (directory) await rm(directory, { recursive: true, force: true });
+  });
+
+  it('each replica says which container it is; SIGKILL the leader, the kubelet reports it, the other leads long before its 15 s lease ran out', async () => {
+    for (const [pod, sample] of samples) {
+      await sample.waitForLine(new RegExp(`fast failover is on: this process is container app of pod default/${pod} \\(containerd://`));
+    }
+    await expect.poll(() => server.getLease('default', 'sample-leader')?.metadata.annotations?.['nestjs-cluster-leader/container'], { timeout: 15_000 }).toBeDefined();
+    const lease = server.getLease('default', 'sample-leader')!;
+    const leader = lease.spec.holderIdentity!;
+    const follower = leader === 'pod-a' ? 'pod-b' : 'pod-a';
+    expect(await samples.get(leader)!.stop({ signal: 'SIGKILL' })).toEqual({ code: null, signal: 'SIGKILL' });
+    const expiresAt = new Date(lease.spec.renewTime!).getTime() + 15_000;
+    server.pods.restartContainer('default', leader, { exitCode: 137, reason: 'Error' });
+    await samples.get(follower)!.waitForLine(new RegExp(`taking over from ${leader} at once \\(fast failover\\): the kubelet reported container app terminated \\(Error\\)`));
+    await samples.get(follower)!.waitForStatus((status) => status.leader === follower && status.isLeader);
+    expect(Date.now()).toBeLessThan(expiresAt - 5_000);
+  });
+});
+
 describe('the sample with a bad setting', () => {
   it('refuses to start, naming the variable', async () => {
     const misconfigured = new SampleProcess({ LEADER_ELECTION_BACKEND: 'lease', LEASE_DURATION_MS: '15s' });
@@ -326,6 +371,13 @@ describe('the sample with a bad setting', () => {
     expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
     expect(misconfigured.log()).toMatch(/Environment variable LEASE_DURATION_MS is "15s": use a whole number of milliseconds/);
     expect(misconfigured.log()).not.toMatch(/Listening on port/);
+  });
+
+  it('refuses a SAMPLE_FAST_FAILOVER that is not true or false, naming the variable', async () => {
+    const misconfigured = new SampleProcess({ SAMPLE_FAST_FAILOVER: 'yes' });
+
+    expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
+    expect(misconfigured.log()).toMatch(/Environment variable SAMPLE_FAST_FAILOVER is "yes": use true or false\./);
   });
 
   it('refuses an unknown SAMPLE_JOB_MISFIRE, naming the variable', async () => {

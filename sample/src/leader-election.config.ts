@@ -10,6 +10,9 @@ import type { LeaderElectionBackend, LeaderElectionModuleOptions } from 'nestjs-
  * LEADER_ELECTION_LEASE_NAME   the Lease's name (default sample-leader)
  * LEADER_ELECTION_NAMESPACE    the Lease's namespace (default POD_NAMESPACE, then the pod's own)
  * LEASE_DURATION_MS, RENEW_DEADLINE_MS, RETRY_PERIOD_MS   Lease timings, whole milliseconds
+ * SAMPLE_FAST_FAILOVER         true: take over from a crashed leader as soon as its pod's status
+ *                              proves its container gone (lease.fastFailover; needs get/watch on
+ *                              pods, see sample/k8s/lease-fast-failover); default false
  * LEADER_ELECTION_SIDECAR_API_PORT  answer as the leader-elector sidecar did, on 127.0.0.1 at this
  *                              port (4040 in a pod that drops the sidecar container; unset: off)
  *
@@ -21,6 +24,7 @@ export function leaderElectionOptionsFromEnv(env: NodeJS.ProcessEnv): LeaderElec
   // The library rejects any other value at startup, listing the valid ones.
   const backend = text(env, 'LEADER_ELECTION_BACKEND') as LeaderElectionBackend | undefined;
   const sidecarUrl = text(env, 'LEADER_ELECTION_SIDECAR_URL');
+  const fastFailover = flag(env, 'SAMPLE_FAST_FAILOVER');
   const sidecarApiPort = wholeNumber(env, 'LEADER_ELECTION_SIDECAR_API_PORT', 'a port number, e.g. LEADER_ELECTION_SIDECAR_API_PORT=4040');
   return {
     metrics: {},
@@ -34,6 +38,7 @@ export function leaderElectionOptionsFromEnv(env: NodeJS.ProcessEnv): LeaderElec
       leaseDurationMs: milliseconds(env, 'LEASE_DURATION_MS'),
       renewDeadlineMs: milliseconds(env, 'RENEW_DEADLINE_MS'),
       retryPeriodMs: milliseconds(env, 'RETRY_PERIOD_MS'),
+      fastFailover,
     }),
   };
 }
@@ -42,6 +47,13 @@ export function leaderElectionOptionsFromEnv(env: NodeJS.ProcessEnv): LeaderElec
 function text(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const value = text(env, name);
+  if (value === undefined) return undefined;
+  if (value !== 'true' && value !== 'false') throw new Error(`Environment variable ${name} is "${value}": use true or false.`);
+  return value === 'true';
 }
 
 function milliseconds(env: NodeJS.ProcessEnv, name: string): number | undefined {

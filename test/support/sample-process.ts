@@ -14,7 +14,7 @@ export const SAMPLE_ENV = [
   'KUBERNETES_SERVICE_PORT', 'KUBECONFIG', 'LEADER_ELECTION_BACKEND', 'LEADER_ELECTION_SIDECAR_URL',
   'LEADER_ELECTION_LEASE_NAME', 'LEADER_ELECTION_NAMESPACE', 'LEASE_DURATION_MS', 'RENEW_DEADLINE_MS',
   'RETRY_PERIOD_MS', 'NEST_LOG_LEVEL', 'LEADER_ELECTION_SIDECAR_API_PORT',
-  'SAMPLE_JOB_MISFIRE', 'SAMPLE_FENCED_STORE_URL', 'CLOCK_OFFSET_MS', 'SAMPLE_CONTROL_TOKEN',
+  'SAMPLE_JOB_MISFIRE', 'SAMPLE_FENCED_STORE_URL', 'CLOCK_OFFSET_MS', 'SAMPLE_CONTROL_TOKEN', 'SAMPLE_FAST_FAILOVER',
 ];
 
 /** `GET /status` and `GET /runs` of the sample: its contract with the black-box checks. */
@@ -51,7 +51,7 @@ export class SampleProcess extends SpawnedProcess {
   }
 
   /** Starts the sample and resolves once it listens, with its port known. */
-  static async start(env: Record<string, string>, timeoutMs = 10_000): Promise<SampleProcess> {
+  static async start(env: Record<string, string>, timeoutMs = 30_000): Promise<SampleProcess> {
     const sample = new SampleProcess(env);
     try {
       await sample.listening({ timeoutMs });
