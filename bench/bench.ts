@@ -46,8 +46,8 @@ function plan(quick: boolean): Plan {
     leaseFailover: {
       timings,
       trials: quick
-        ? { crash: { default: 2, short: 5 }, graceful: { default: 5, short: 5 } }
-        : { crash: { default: 5, short: 15 }, graceful: { default: 15, short: 15 } },
+        ? { crash: { default: 2, short: 5 }, graceful: { default: 5, short: 5 }, 'crash-pod': { default: 5 } }
+        : { crash: { default: 5, short: 15 }, graceful: { default: 15, short: 15 }, 'crash-pod': { default: 20 } },
       crashConcurrency: quick ? 7 : 10,
     },
     sidecarFailover: { pollIntervalsMs: [1000, 250], trials: quick ? 6 : 30 },

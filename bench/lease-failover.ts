@@ -1,9 +1,15 @@
+import { CONTAINER_ANNOTATION } from '../lib/electors/lease/container-evidence.js';
+import { containerStartTime } from '../lib/electors/lease/container-start.js';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
 import { LeadershipTimeline } from '../test/support/leadership-timeline.js';
 import { closeCandidate, startLeaseCandidate, type LeaseTimings, type NestCandidate } from './nest-candidate.js';
 import { sleep, summarize, waitUntil, type Summary } from './stats.js';
 
-export type FailoverKind = 'crash' | 'graceful';
+/**
+ * `crash-pod`: a crash with fast failover (issue 16) on, the kubelet reporting the crashed
+ * container terminated after a random 0-1 s (its PLEG relists containers every second).
+ */
+export type FailoverKind = 'crash' | 'graceful' | 'crash-pod';
 
 export interface LeaseFailoverConfig {
   timings: Record<string, LeaseTimings>;
@@ -20,12 +26,15 @@ export interface FailoverFigure {
   /** Milliseconds from the crash or close() until another candidate led, per trial. */
   samplesMs: number[];
   summary: Summary;
+  /** crash-pod: milliseconds from the kubelet's report of the crash until another candidate led. */
+  afterReport?: Summary;
   /** Trials in which two candidates' leadership intervals overlapped (must be 0). */
   overlaps: number;
 }
 
 export interface LeaseFailoverResult {
   crashModel: string;
+  kubeletModel: string;
   candidates: number;
   figures: FailoverFigure[];
 }
@@ -43,12 +52,12 @@ export async function measureLeaseFailover(config: LeaseFailoverConfig): Promise
   const server = await KubeApiServer.start();
   const figures: FailoverFigure[] = [];
   try {
-    for (const kind of ['graceful', 'crash'] as const) {
+    for (const kind of ['graceful', 'crash', 'crash-pod'] as const) {
       const planned = Object.entries(config.trials[kind]).flatMap(([timingName, count]) => Array<string>(count).fill(timingName));
       // Graceful handovers take milliseconds: one at a time, so no other trial's startup (Nest
       // boots synchronously for tens of ms) can delay the one being timed. Crash trials wait
       // seconds for a lease to run out, mostly idle: several run side by side.
-      const concurrency = kind === 'crash' ? config.crashConcurrency : 1;
+      const concurrency = kind === 'graceful' ? 1 : config.crashConcurrency;
       const outcomes: (TrialOutcome & { timingName: string })[] = [];
       for (let done = 0; done < planned.length; done += concurrency) {
         const batch = planned.slice(done, done + concurrency);
@@ -63,6 +72,7 @@ export async function measureLeaseFailover(config: LeaseFailoverConfig): Promise
           timings: config.timings[timingName],
           samplesMs: mine.map((o) => o.takeoverMs),
           summary: summarize(mine.map((o) => o.takeoverMs)),
+          ...(kind === 'crash-pod' && { afterReport: summarize(mine.map((o) => o.afterReportMs!)) }),
           overlaps: mine.filter((o) => o.overlapped).length,
         });
       }
@@ -72,13 +82,18 @@ export async function measureLeaseFailover(config: LeaseFailoverConfig): Promise
   }
   return {
     crashModel: 'leader started with releaseOnShutdown: false, then app.close(): no further writes, its connections close',
+    kubeletModel: `the test API server writes the crashed container's status as the kubelet does (terminated, then restarted), ${KUBELET_DELAY_MS} ms at most after the crash (uniform)`,
     candidates: CANDIDATES,
     figures,
   };
 }
 
+/** The kubelet's PLEG relists containers every second: it sees a crash within that. */
+const KUBELET_DELAY_MS = 1_000;
+
 interface TrialOutcome {
   takeoverMs: number;
+  afterReportMs?: number;
   overlapped: boolean;
 }
 
@@ -101,6 +116,8 @@ class Trial {
     private readonly server: KubeApiServer,
     private readonly timings: LeaseTimings,
     private readonly candidates: NestCandidate[],
+    private readonly kind: FailoverKind,
+    private readonly leaseName: string,
   ) {
     for (const candidate of candidates) this.timeline.track(candidate.identity, candidate.leader);
   }
@@ -110,30 +127,32 @@ class Trial {
     const leaseName = `failover-${id}`;
     const candidates: NestCandidate[] = [];
     for (let i = 0; i < CANDIDATES; i++) {
+      const identity = `failover-${id}-${String.fromCharCode(97 + i)}`;
+      // Its pod, started (by this machine's clock, as a kubelet stamps it) when "its container" did.
+      if (kind === 'crash-pod') server.pods.create('default', { name: identity, nodeName: `node-${i}`, at: containerStartTime() as Date });
       candidates.push(
-        await startLeaseCandidate({
-          server,
-          identity: `failover-${id}-${String.fromCharCode(97 + i)}`,
-          leaseName,
-          timings,
-          releaseOnShutdown: kind === 'graceful',
-        }),
+        await startLeaseCandidate({ server, identity, leaseName, timings, releaseOnShutdown: kind === 'graceful', fastFailover: kind === 'crash-pod' }),
       );
     }
-    return new Trial(server, timings, candidates);
+    return new Trial(server, timings, candidates, kind, leaseName);
   }
 
-  /** Steady state: one leader, known to all, and every candidate watching the Lease. */
+  /**
+   * Steady state: one leader, known to all, and every candidate watching the Lease (crash-pod: the
+   * leader's record names its container, and the followers watch its pod too).
+   */
   async settled(): Promise<void> {
+    const pods = this.kind === 'crash-pod';
     await waitUntil(
       () => {
         const leader = this.timeline.current();
         return (
           leader !== undefined &&
-          this.candidates.every((c) => c.leader.leader() === leader && this.server.openWatches(c.user) === 1)
+          (!pods || this.server.getLease('default', this.leaseName)?.metadata.annotations?.[CONTAINER_ANNOTATION] !== undefined) &&
+          this.candidates.every((c) => c.leader.leader() === leader && this.server.openWatches(c.user) === (pods && c.identity !== leader ? 2 : 1))
         );
       },
-      10_000,
+      20_000,
       'a settled election',
     );
   }
@@ -146,15 +165,22 @@ class Trial {
     const failedAt = performance.now();
     const next = this.timeline.nextLeader(leader);
     await closeCandidate(candidate);
+    let reportedAt: number | undefined;
+    if (this.kind === 'crash-pod') {
+      await sleep(Math.max(0, failedAt + KUBELET_DELAY_MS * Math.random() - performance.now()));
+      reportedAt = performance.now();
+      this.server.pods.restartContainer('default', leader, { exitCode: 137, reason: 'Error' });
+    }
     const successor = await next;
     const takeoverMs = this.timeline.openInterval(successor)!.start - failedAt;
+    const afterReportMs = reportedAt === undefined ? undefined : this.timeline.openInterval(successor)!.start - reportedAt;
     let overlapped = false;
     try {
       this.timeline.assertNoOverlap();
     } catch {
       overlapped = true;
     }
-    return { takeoverMs, overlapped };
+    return { takeoverMs, afterReportMs, overlapped };
   }
 
   async stop(): Promise<void> {

@@ -41,6 +41,8 @@ export interface LeaseCandidateSpec {
   timings: LeaseTimings;
   /** false models a process that dies: it never writes the release. @default true */
   releaseOnShutdown?: boolean;
+  /** lease.fastFailover (its pod must exist in the server, named as its identity). @default false */
+  fastFailover?: boolean;
   providers?: Provider[];
 }
 
@@ -58,6 +60,7 @@ export async function startLeaseCandidate(spec: LeaseCandidateSpec): Promise<Nes
         kubeConfig: spec.server.kubeConfig(user),
         ...spec.timings,
         releaseOnShutdown: spec.releaseOnShutdown ?? true,
+        fastFailover: spec.fastFailover ?? false,
       },
     },
     spec.providers,
