@@ -20,6 +20,9 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 60_000, // hooks start real processes and servers; on 2 busy cores that can take a while
     pool: 'forks',
+    // Vitest's default on 2 cores is one worker; most tests wait on real time (leases, processes),
+    // so two files side by side halve the wall time (457 s -> 252 s measured) without flakes.
+    maxWorkers: 2,
     restoreMocks: true,
     // A poll returns as soon as its condition holds; the bound only matters on a loaded
     // machine (a child process starting on 2 busy cores), where vitest's 1 s default flaked.
