@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { filter, take, type Observable, type Subscription } from 'rxjs';
 import { ElectionRegistry } from './election.registry.js';
+import { ShardedElectionError } from './errors/sharded-election.error.js';
 import { UnknownElectionError } from './errors/unknown-election.error.js';
 import type { JobCounters } from './gate/gated-job.js';
 import { currentLeaderJob } from './gate/leader-job-context.storage.js';
@@ -149,14 +150,31 @@ export class ClusterLeaderService {
     return this.control.backfill(job, options);
   }
 
-  /** The names of the configured elections. */
+  /** The names of the configured elections; an election split into shards is named by its shards'. */
   elections(): string[] {
     return [...this.registry.states.keys()];
+  }
+
+  /**
+   * The shards of an election split by its `shards` option that this pod leads now, by their
+   * election names (`<election>-shard-<i>`), in shard order. Each is an election of its own: ask
+   * `isLeader()`, `state()` or `health()` about it by that name.
+   * @throws UnknownElectionError for an election that is neither configured nor split
+   */
+  shards(election: string = DEFAULT_ELECTION): string[] {
+    const group = this.registry.shardGroups.get(election);
+    if (group === undefined) {
+      if (this.registry.states.has(election)) return this.isLeader(election) ? [election] : [];
+      throw new UnknownElectionError(election, this.elections());
+    }
+    return group.shards.filter((shard) => this.isLeader(shard));
   }
 
   private election(name: string): ElectionState {
     const state = this.registry.states.get(name);
     if (state === undefined) {
+      const group = this.registry.shardGroups.get(name);
+      if (group !== undefined) throw new ShardedElectionError(name, group.shards);
       throw new UnknownElectionError(name, this.elections());
     }
     return state;

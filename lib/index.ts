@@ -10,6 +10,7 @@ export { DEFAULT_ELECTION, LEASE_DEFAULTS, SIDECAR_API_DEFAULTS, SIDECAR_DEFAULT
 export { LeaderElectionConfigError } from './errors/leader-election-config.error.js';
 export { LeaderOnlySetupError } from './errors/leader-only-setup.error.js';
 export { UnknownElectionError } from './errors/unknown-election.error.js';
+export { ShardedElectionError } from './errors/sharded-election.error.js';
 export { UnknownJobError } from './errors/unknown-job.error.js';
 export { JobControlError } from './errors/job-control.error.js';
 export { ControlRequestTimeoutError } from './errors/control-request-timeout.error.js';

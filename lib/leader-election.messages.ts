@@ -29,6 +29,21 @@ export const UNKNOWN_ELECTION = (job: string, election: string, known: string[])
   `is configured (configured: ${known.map((name) => `'${name}'`).join(', ')}). Add it to the ` +
   `\`elections\` option of LeaderElectionModule.forRoot(), or fix the name.`;
 
+export const SHARD_PIN_INVALID = (job: string, election: string, shard: unknown, shards: number) =>
+  `${job} is decorated with @LeaderOnly({ shard: ${JSON.stringify(shard) ?? String(shard)} }), but election '${election}' ` +
+  (shards === 1
+    ? `is not split into shards (its \`shards\` option is 1). Remove the \`shard\` option, or set \`shards\` on the election.`
+    : `has ${shards} shards, numbered 0 to ${shards - 1}. Use one of those, or leave \`shard\` out to place the job by its key.`);
+
+export const SHARDED_ELECTION_ASKED = (election: string, shards: readonly string[]) =>
+  `Election '${election}' is split into ${shards.length} shards, each with its own leader: ask about one of them ` +
+  `(${shards.slice(0, 3).map((name) => `'${name}'`).join(', ')}${shards.length > 3 ? ', ...' : ''}), or use ` +
+  `ClusterLeaderService.shards('${election}') for the shards this pod leads.`;
+
+export const SHARDS_NOT_IN_FORCE = (election: string, shards: number, backend: string, autoReason: string | undefined) =>
+  `Election '${election}': shards: ${shards} is not in force on the ${backend} backend${autoReason ? ` (backend 'auto' chose it: ${autoReason})` : ''}; ` +
+  `this process runs every job of the election, as without shards. Shards spread the jobs over the pods with the lease backend.`;
+
 export const UNKNOWN_ELECTION_REQUESTED = (election: string, configured: readonly string[]) =>
   `No election named '${election}' is configured (configured: ${configured.map((name) => `'${name}'`).join(', ')}). ` +
   `Use one of those names, or add '${election}' to the \`elections\` option of LeaderElectionModule.forRoot().`;
@@ -57,6 +72,17 @@ export const LEASE_ELECTION_STARTING = (
 ) =>
   `Election '${election}': campaigning for the Lease ${lease.namespace}/${lease.name} as ${identity} ` +
   `(leaseDurationMs ${lease.leaseDurationMs}, renewDeadlineMs ${lease.renewDeadlineMs}, retryPeriodMs ${lease.retryPeriodMs})` +
+  (autoReason === undefined ? '' : `; backend 'auto' chose 'lease' because ${autoReason}`) + `.`;
+
+export const SHARDED_ELECTION_STARTING = (
+  election: string,
+  shards: number,
+  lease: { namespace: string; name: string; leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number },
+  identity: string,
+  autoReason: string | undefined,
+) =>
+  `Election '${election}': split into ${shards} shards, campaigning for the Leases ${lease.namespace}/${lease.name.replace(/-shard-0$/, '')}-shard-0 to -${shards - 1} as ${identity}, ` +
+  `leading at most its share of them (leaseDurationMs ${lease.leaseDurationMs}, renewDeadlineMs ${lease.renewDeadlineMs}, retryPeriodMs ${lease.retryPeriodMs})` +
   (autoReason === undefined ? '' : `; backend 'auto' chose 'lease' because ${autoReason}`) + `.`;
 
 export const STANDALONE_IN_KUBERNETES = (election: string) =>
@@ -200,6 +226,12 @@ export const LEASE_COORDINATED = (election: string, lease: string, strategy: str
 export const HANDING_OVER = (election: string, lease: string, preferred: string) =>
   `Election '${election}': the Lease ${lease} names ${preferred} as its preferred holder; ` +
   `stepping down, and releasing the Lease once this election's running jobs have finished.`;
+
+export const HANDING_OVER_SHARD = (election: string, lease: string, why: string) =>
+  `Election '${election}': ${why}; stepping down, and releasing the Lease ${lease} once this shard's running jobs have finished.`;
+
+export const SHARD_REQUESTED = (election: string, index: number, from: string, leading: number, shards: number) =>
+  `Election '${election}': this pod leads ${leading} of ${shards} shards and ${from} leads at least two more; asking ${from} for shard ${index}.`;
 
 export const FAST_FAILOVER_PROVED = (election: string, lease: string, holder: string, why: string) =>
   `Election '${election}', Lease ${lease}: taking over from ${holder} at once (fast failover): ${why}, so the process ` +

@@ -10,7 +10,7 @@ import {
 import { buildElector, ELECTOR_FACTORY, LEASE_BACKEND, type ElectorFactory, type LeaseBackend } from './electors/elector-factory.js';
 import type { LeaderElector } from './electors/leader-elector.interface.js';
 import { ElectionRegistry } from './election.registry.js';
-import { AUTO_CHOSE_STANDALONE, LEASE_ELECTION_STARTING, STANDALONE_IN_KUBERNETES } from './leader-election.messages.js';
+import { AUTO_CHOSE_STANDALONE, LEASE_ELECTION_STARTING, SHARDED_ELECTION_STARTING, SHARDS_NOT_IN_FORCE, STANDALONE_IN_KUBERNETES } from './leader-election.messages.js';
 import { LeaderOnlyExplorer, type OptionsNotInForce } from './leader-only.explorer.js';
 import { LEDGER_OPTIONS_NOT_IN_FORCE } from './ledger/ledger.messages.js';
 import type { ResolvedElection } from './options/resolve-options.js';
@@ -39,6 +39,8 @@ export class LeaderElectionOrchestrator
 {
   private readonly logger = new Logger('LeaderElection');
   private electors: { election: string; elector: LeaderElector }[] = [];
+  /** One per election split into shards: spreads its shards over the pods. */
+  private balancers: { start(): void; stop(): void }[] = [];
   private readonly sidecarApi: SidecarApiServer | undefined;
 
   constructor(
@@ -65,16 +67,33 @@ export class LeaderElectionOrchestrator
         this.start(election.name, this.electorFactory(election, state, jobs));
         continue;
       }
-      this.logStart(election, notInForce.get(election.name));
+      if (election.shard === undefined || election.shard.index === 0) this.logStart(election, notInForce.get(election.name));
       this.start(election.name, buildElector(election, state, jobs, this.leaseBackend));
     }
+    if (this.electorFactory === undefined) this.balanceShards();
     // Once the electors exist: the Lease backend's give each election its control state.
     this.registry.controlRuns.start(this.registry.states);
   }
 
-  /** What a user must know of an election when it starts, once. */
+  /** A balancer per election split into shards, over its shards' electors (all started). */
+  private balanceShards(): void {
+    for (const group of this.registry.options.shardGroups) {
+      const electors = group.shards.map((shard) => this.electors.find((entry) => entry.election === shard)!.elector);
+      const first = this.registry.options.elections.find((election) => election.name === group.shards[0])!;
+      if (first.backend !== 'lease') continue;
+      const balancer = this.leaseBackend!.balanceShards(group.name, electors, first.lease);
+      this.balancers.push(balancer);
+      balancer.start();
+    }
+  }
+
+  /** What a user must know of an election when it starts, once (a split one: once for all its shards). */
   private logStart(election: ResolvedElection, notInForce: OptionsNotInForce['jobs'] | undefined): void {
-    if (election.backend === 'lease') {
+    const shardsOff = this.registry.options.shardsNotInForce.find((entry) => entry.election === election.name);
+    if (shardsOff !== undefined) this.logger.warn(SHARDS_NOT_IN_FORCE(election.name, shardsOff.shards, shardsOff.backend, election.autoReason));
+    if (election.backend === 'lease' && election.shard !== undefined) {
+      this.logger.log(SHARDED_ELECTION_STARTING(election.shard.group, election.shard.count, election.lease, election.identity, election.autoReason));
+    } else if (election.backend === 'lease') {
       this.logger.log(LEASE_ELECTION_STARTING(election.name, election.lease, election.identity, election.autoReason));
     } else if (election.backend === 'standalone' && election.autoReason !== undefined) {
       this.logger.warn(AUTO_CHOSE_STANDALONE(election.name, election.autoReason));
@@ -95,6 +114,7 @@ export class LeaderElectionOrchestrator
   onModuleDestroy(): void {
     this.registry.gate.stop();
     this.registry.controlRuns.stop();
+    for (const balancer of this.balancers.splice(0)) balancer.stop();
     for (const { elector } of this.electors) elector.stopCampaigning();
     for (const state of this.registry.states.values()) state.close();
   }

@@ -14,7 +14,10 @@ type InstanceWrapper = ReturnType<DiscoveryService['getProviders']>[number];
 
 /** A @LeaderOnly() method of a class, checked: its options fit its schedule and its election. */
 interface CheckedJob {
+  /** As the decorator describes it: the election its options name. */
   readonly job: GatedJob;
+  /** As it runs here: in the election that leads it (for a split election, its shard's). */
+  readonly routed: GatedJob;
   readonly policy: JobPolicy;
   /** Its ticks are claimed in the ledger (its election is on the `lease` backend). */
   readonly claims: boolean;
@@ -67,7 +70,7 @@ export class LeaderOnlyExplorer implements OnModuleInit {
       const prototype = Object.getPrototypeOf(instance) as object | null;
       if (!prototype) continue;
       const jobs = this.jobsOf(prototype);
-      for (const { job, policy, claims } of jobs) gate.register(job, instance, policy, claims, claims ? this.scheduledCheck(policy) : undefined);
+      for (const { job, routed, policy, claims } of jobs) gate.register(routed, instance, policy, claims, claims ? this.scheduledCheck(policy) : undefined, job);
       if (jobs.length > 0) Object.defineProperty(instance, JOB_GATE, { value: gate, configurable: true });
     }
     // Again, for the classes only their instances revealed.
@@ -80,7 +83,7 @@ export class LeaderOnlyExplorer implements OnModuleInit {
    */
   optionsNotInForce(): OptionsNotInForce[] {
     const byElection = new Map<string, { job: string; options: readonly string[] }[]>();
-    for (const { job, policy } of this.allJobs()) {
+    for (const { routed: job, policy } of this.allJobs()) {
       const options = optionsNotInForce(policy, this.backendOf(job.election));
       if (options.length === 0) continue;
       byElection.set(job.election, [...(byElection.get(job.election) ?? []), { job: job.name, options }]);
@@ -96,18 +99,20 @@ export class LeaderOnlyExplorer implements OnModuleInit {
   private jobsOf(prototype: object): readonly CheckedJob[] {
     const known = this.checked.get(prototype);
     if (known !== undefined) return known;
-    const { gate } = this.registry;
+    const { registry } = this;
     const jobs: CheckedJob[] = [];
     for (const name of this.scanner.getAllMethodNames(prototype)) {
       const method: unknown = (prototype as Record<string, unknown>)[name];
       const job = getLeaderOnlyJob(method);
       if (job === undefined) continue;
-      if (!gate.hasElection(job.election)) {
-        throw new LeaderOnlySetupError(UNKNOWN_ELECTION(job.name, job.election, gate.electionNames()));
+      if (!registry.hasElection(job.election)) {
+        throw new LeaderOnlySetupError(UNKNOWN_ELECTION(job.name, job.election, registry.electionNames()));
       }
       const policy = resolveJobPolicy(job.name, job.options, readJobSchedule(method));
       const scheduled = Reflect.getMetadata(SCHEDULER_TYPE_METADATA, method as object) !== undefined;
-      jobs.push({ job, policy, claims: claimsTicks(policy, this.backendOf(job.election)), scheduled });
+      const election = registry.electionOfJob(job, policy.ledgerKey);
+      const routed = election === job.election ? job : { ...job, election };
+      jobs.push({ job, routed, policy, claims: claimsTicks(policy, this.backendOf(election)), scheduled });
     }
     this.checked.set(prototype, jobs);
     return jobs;

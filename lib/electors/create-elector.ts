@@ -18,5 +18,11 @@ export function createElector(
   kubeConfigs: ReadonlyMap<string, KubeConfig>,
   jobs: ElectionJobs,
 ): LeaderElector {
-  return buildElector(election, state, jobs, { kubeConfigs, createElector: (...args) => LeaseElector.create(...args) });
+  return buildElector(election, state, jobs, {
+    kubeConfigs,
+    createElector: (...args) => LeaseElector.create(...args),
+    balanceShards: () => {
+      throw new Error(`Election '${election.name}': the elector bin runs one election, never a split one.`);
+    },
+  });
 }

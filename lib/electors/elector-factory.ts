@@ -23,6 +23,11 @@ export interface LeaseBackend {
   /** The KubeConfig of each election on the Lease backend, by election name, loaded at startup. */
   readonly kubeConfigs: ReadonlyMap<string, KubeConfig>;
   createElector(state: ElectionState, lease: ResolvedLease, kubeConfig: KubeConfig, jobs: ElectionJobs): LeaderElector;
+  /**
+   * Spreads the shards of a split election over the pods: `electors` are its shards' (built by
+   * createElector), in shard order. Returns what stops it (when shutdown begins).
+   */
+  balanceShards(election: string, electors: readonly LeaderElector[], lease: ResolvedLease): { start(): void; stop(): void };
 }
 
 /** Injection token of the loaded LeaseBackend (undefined when no election uses the Lease). */

@@ -1,5 +1,6 @@
 import { DEFAULT_ELECTION } from '../leader-election.constants.js';
 import type { ResolvedElection } from '../options/resolve-options.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { LeaseBackend } from './elector-factory.js';
 
 /**
@@ -12,15 +13,27 @@ import type { LeaseBackend } from './elector-factory.js';
 export async function loadLeaseBackend(elections: readonly ResolvedElection[]): Promise<LeaseBackend | undefined> {
   const leaseElections = elections.filter((election) => election.backend === 'lease');
   if (leaseElections.length === 0) return undefined;
-  const [{ loadKubeConfig }, { LeaseElector }] = await Promise.all([
+  const [{ loadKubeConfig }, { LeaseElector }, { ShardBalancer }] = await Promise.all([
     import('./lease/resourcelock/kube-config.js'),
     import('./lease/lease.elector.js'),
+    import('./lease/shard-balancer.js'),
   ]);
+  // The shards of a split election share its one KubeConfig, loaded once.
+  const byOption = new Map<string, KubeConfig>();
   const kubeConfigs = new Map(
-    leaseElections.map((election) => [
-      election.name,
-      loadKubeConfig(election.name === DEFAULT_ELECTION ? '' : `elections.${election.name}.`, election.lease.kubeConfig),
-    ] as const),
+    leaseElections.map((election) => {
+      const configured = election.shard?.group ?? election.name;
+      let kubeConfig = byOption.get(configured);
+      if (kubeConfig === undefined) {
+        kubeConfig = loadKubeConfig(configured === DEFAULT_ELECTION ? '' : `elections.${configured}.`, election.lease.kubeConfig);
+        byOption.set(configured, kubeConfig);
+      }
+      return [election.name, kubeConfig] as const;
+    }),
   );
-  return { kubeConfigs, createElector: (state, lease, kubeConfig, jobs) => LeaseElector.create(state, lease, kubeConfig, jobs) };
+  return {
+    kubeConfigs,
+    createElector: (state, lease, kubeConfig, jobs) => LeaseElector.create(state, lease, kubeConfig, jobs),
+    balanceShards: (election, electors, lease) => new ShardBalancer(election, electors as InstanceType<typeof LeaseElector>[], lease),
+  };
 }

@@ -66,6 +66,8 @@ export class JobGate {
   private readonly logger = new Logger('LeaderOnly');
   private readonly counters = new Map<string, JobCounters>();
   private readonly registered = new Map<GatedJob, RegisteredJob>();
+  /** A job of an election split into shards: the decorator's description -> the one of its shard. */
+  private readonly routes = new Map<GatedJob, GatedJob>();
   /** Gated jobs running now, per election. */
   private readonly running = new Map<string, { count: number }>();
   /** Woken whenever a job finishes, by whoever waits for a drain. */
@@ -100,8 +102,10 @@ export class JobGate {
   /**
    * Called by the explorer at startup for every @LeaderOnly() method of a provider instance.
    * @param scheduled whether its scheduler still runs it, when that can be known (a named @Cron())
+   * @param decorated the job as its decorator describes it, when it runs in another election (a shard's)
    */
-  register(job: GatedJob, instance: object, policy: JobPolicy, claims: boolean, scheduled?: () => boolean): void {
+  register(job: GatedJob, instance: object, policy: JobPolicy, claims: boolean, scheduled?: () => boolean, decorated: GatedJob = job): void {
+    if (decorated !== job) this.routes.set(decorated, job);
     const { schedule } = policy;
     const fireTimes = policy.fireTimes ?? (schedule.kind === 'cron' ? new CronFireTimes(schedule) : undefined);
     this.registered.set(job, {
@@ -150,7 +154,9 @@ export class JobGate {
    * Runs the job with its `this` and arguments when this pod leads its election; skips it
    * otherwise. `firedAt`: when the tick came, for a tick kept until the previous run ended.
    */
-  run(job: GatedJob, self: unknown, args: unknown[], firedAt?: number): unknown {
+  run(decorated: GatedJob, self: unknown, args: unknown[], firedAt?: number): unknown {
+    // A split election's job runs in its shard's election (one lookup, only when any is split).
+    const job = this.routes.size === 0 ? decorated : (this.routes.get(decorated) ?? decorated);
     const state = this.elections.get(job.election);
     const context = state?.currentJobContext();
     const entry = this.registered.get(job);

@@ -108,6 +108,17 @@ interface ElectionOptionsBase extends LeaderElectionCallbacks {
   sidecar?: SidecarOptions;
   /** The Lease backend's options; checked at startup whenever present, so it needs a name. */
   lease?: LeaseOptions;
+  /**
+   * Split this election's jobs over this many shards, each led on its own Lease
+   * (`<lease.name>-shard-<i>`), so the jobs spread over the replicas: every pod is a candidate for
+   * every shard but leads at most its share (`ceil(shards / live pods)`), and hands the surplus
+   * over, after its runs end, when a pod joins. A job goes to a shard by a stable hash of its key,
+   * or by `@LeaderOnly({ shard })`. Every promise holds per shard (each tick once, catch-up,
+   * fencing token, abort on loss, control). 1 to 64; the `lease` backend only (with `auto` outside
+   * Kubernetes, one process runs every job, as without shards).
+   * @default 1 (not split)
+   */
+  shards?: number;
 }
 
 /**

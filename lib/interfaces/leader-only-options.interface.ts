@@ -28,6 +28,13 @@ export interface LeaderOnlyOptions {
   /** The election this job belongs to. @default 'default' */
   election?: string;
   /**
+   * For an election split into shards (its `shards` option): the shard (0 to shards - 1) that
+   * runs this job, instead of the one its key hashes to. Keeps a job where it is when the number
+   * of shards changes, or puts heavy jobs on different shards.
+   * @default the shard of a stable hash of the job's key
+   */
+  shard?: number;
+  /**
    * Record each tick in the election's Lease before it runs (one conditional write, which renews
    * the Lease too), so each scheduled fire time runs once across the cluster, even when pods'
    * clocks differ at a handover. A claim that fails means the tick does not run. `false`: no write

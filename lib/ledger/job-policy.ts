@@ -58,7 +58,7 @@ export interface JobPolicy {
   readonly leaseOnlyOptions: readonly string[];
 }
 
-const KNOWN_OPTIONS = ['election', 'claim', 'missedRuns', 'maxMissedRuns', 'startingDeadlineMs', 'interruptedRun', 'overlap', 'pauseAfterFailures'] as const;
+const KNOWN_OPTIONS = ['election', 'shard', 'claim', 'missedRuns', 'maxMissedRuns', 'startingDeadlineMs', 'interruptedRun', 'overlap', 'pauseAfterFailures'] as const;
 /** The options that act on claimed ticks: meaningless without claims, impossible without a Lease. */
 const CLAIM_OPTIONS = ['missedRuns', 'maxMissedRuns', 'startingDeadlineMs', 'interruptedRun'] as const;
 

@@ -40,8 +40,33 @@ export interface ResolvedLease {
   fastFailover?: { container?: string };
 }
 
+/** One shard of an election split by its `shards` option: an election of its own, on its own Lease. */
+export interface ResolvedShard {
+  /** The election the user configured (its jobs name it). */
+  group: string;
+  index: number;
+  count: number;
+}
+
+/** An election split into shards, and the names of the elections its shards are. */
+export interface ResolvedShardGroup {
+  name: string;
+  /** `<name>-shard-<i>`, by index. */
+  shards: readonly string[];
+}
+
+/** The most shards an election may have: each is a Lease renewed every retry period, and a watch per pod. */
+export const MAX_SHARDS = 64;
+
+/** The election of one shard (see ResolvedShard). */
+export function shardElectionName(group: string, index: number): string {
+  return `${group}-shard-${index}`;
+}
+
 interface ResolvedElectionBase {
   name: string;
+  /** Set on each shard of an election split by `shards`. */
+  shard?: ResolvedShard;
   identity: string;
   callbacks: LeaderElectionCallbacks;
   /** Set when backend 'auto' made the choice: why, for the startup lines (the fact alone, no consequence). */
@@ -70,6 +95,13 @@ export interface ResolvedOptions {
   insideKubernetes: boolean;
   drainTimeoutMs: number;
   elections: ResolvedElection[];
+  /** The elections split into shards (their shards are in `elections`, under their own names). */
+  shardGroups: ResolvedShardGroup[];
+  /**
+   * Elections with `shards` that run unsplit, since their backend ('auto' outside Kubernetes, or
+   * 'standalone') leads every job in this one process: for the warning at start.
+   */
+  shardsNotInForce: readonly { election: string; shards: number; backend: string }[];
   /** Set when `serveSidecarApi` asks for the drop-in answer of the leader-elector sidecar. */
   sidecarApi?: ResolvedSidecarApi;
 }
@@ -98,7 +130,7 @@ const MODULE_KEYS = ['identity', 'elections', 'drainTimeoutMs', 'health', 'metri
 const HEALTH_KEYS = ['toleranceMs', 'stalledAfterRetryPeriods'];
 const METRICS_KEYS = ['enabled', 'registry'];
 const TRACING_KEYS = ['enabled'];
-const ELECTION_KEYS = ['backend', 'sidecar', 'lease', 'onStartedLeading', 'onStoppedLeading', 'onNewLeader'];
+const ELECTION_KEYS = ['backend', 'sidecar', 'lease', 'shards', 'onStartedLeading', 'onStoppedLeading', 'onNewLeader'];
 const SIDECAR_KEYS = ['url', 'pollIntervalMs', 'requestTimeoutMs'];
 const LEASE_KEYS = [
   'name', 'namespace', 'leaseDurationMs', 'renewDeadlineMs', 'retryPeriodMs',
@@ -125,6 +157,7 @@ export function resolveOptions(
   const drainTimeoutMs = nonNegativeInteger('drainTimeoutMs', options.drainTimeoutMs, SHUTDOWN_DEFAULTS.drainTimeoutMs);
 
   const elections = [resolveElection(DEFAULT_ELECTION, '', options, identity, environment)];
+  const shardCounts = new Map([[DEFAULT_ELECTION, resolveShards('', options)]]);
   const extra = options.elections ?? {};
   if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
     throw new LeaderElectionConfigError('elections', extra, 'Pass an object of election options keyed by election name, e.g. { reports: { backend: "lease", lease: { name: "reports" } } }.');
@@ -141,11 +174,65 @@ export function resolveOptions(
     }
     rejectUnknownKeys(`elections.${name}.`, election, ELECTION_KEYS);
     elections.push(resolveElection(name, `elections.${name}.`, election, identity, environment));
+    shardCounts.set(name, resolveShards(`elections.${name}.`, election));
   }
-  assertDistinctLocks(elections);
-  const sidecarApi = resolveSidecarApi(options.serveSidecarApi, elections);
+  const { split, shardGroups, shardsNotInForce } = splitIntoShards(elections, shardCounts);
+  assertDistinctLocks(split);
+  const sidecarApi = resolveSidecarApi(options.serveSidecarApi, split);
   const observability = resolveObservability(options);
-  return { identity, observability, insideKubernetes: insideKubernetes(environment), drainTimeoutMs, elections, ...(sidecarApi && { sidecarApi }) };
+  return { identity, observability, insideKubernetes: insideKubernetes(environment), drainTimeoutMs, elections: split, shardGroups, shardsNotInForce, ...(sidecarApi && { sidecarApi }) };
+}
+
+function resolveShards(prefix: string, options: ElectionOptions): { count: number; backend: string | undefined } {
+  const count = options.shards ?? 1;
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1 || count > MAX_SHARDS) {
+    throw new LeaderElectionConfigError(`${prefix}shards`, count, `Use a whole number from 1 (not split) to ${MAX_SHARDS}: each shard is a Lease renewed every retry period and watched by every pod; a few per replica is plenty.`);
+  }
+  if (count > 1 && options.backend === 'sidecar') {
+    throw new LeaderElectionConfigError(`${prefix}shards`, count, 'The sidecar backend has one leader for everything; shards need the lease backend (backend: \'lease\', or \'auto\' inside Kubernetes).');
+  }
+  return { count, backend: options.backend };
+}
+
+/**
+ * Each Lease election with `shards` > 1 becomes that many elections, `<name>-shard-<i>` on the
+ * Leases `<lease.name>-shard-<i>`: everything an election promises then holds per shard as it is.
+ */
+function splitIntoShards(
+  elections: ResolvedElection[],
+  shardCounts: ReadonlyMap<string, { count: number }>,
+): { split: ResolvedElection[]; shardGroups: ResolvedShardGroup[]; shardsNotInForce: ResolvedOptions['shardsNotInForce'] } {
+  const split: ResolvedElection[] = [];
+  const shardGroups: ResolvedShardGroup[] = [];
+  const shardsNotInForce: { election: string; shards: number; backend: string }[] = [];
+  const names = new Set(elections.map((election) => election.name));
+  for (const election of elections) {
+    const { count } = shardCounts.get(election.name)!;
+    if (count === 1) {
+      split.push(election);
+      continue;
+    }
+    if (election.backend !== 'lease') {
+      shardsNotInForce.push({ election: election.name, shards: count, backend: election.backend });
+      split.push(election);
+      continue;
+    }
+    const shards: string[] = [];
+    for (let index = 0; index < count; index++) {
+      const name = shardElectionName(election.name, index);
+      if (names.has(name)) {
+        throw new LeaderElectionConfigError(`elections.${name}`, name, `Election '${election.name}' is split into ${count} shards named ${shardElectionName(election.name, 0)} to ${shardElectionName(election.name, count - 1)}; give this election another name.`);
+      }
+      const lease = { ...election.lease, name: `${election.lease.name}-shard-${index}` };
+      if (lease.name.length > 253) {
+        throw new LeaderElectionConfigError(`${election.name === DEFAULT_ELECTION ? '' : `elections.${election.name}.`}lease.name`, election.lease.name, `Its shards' Leases are named ${lease.name.replace(/-shard-\d+$/, '')}-shard-<i>, longer than Kubernetes' 253 characters; use a shorter name.`);
+      }
+      split.push({ ...election, name, lease, shard: { group: election.name, index, count } });
+      shards.push(name);
+    }
+    shardGroups.push({ name: election.name, shards });
+  }
+  return { split, shardGroups, shardsNotInForce };
 }
 
 function resolveObservability(options: LeaderElectionModuleOptions): ResolvedObservability {
@@ -354,7 +441,9 @@ function assertDistinctLocks(elections: ResolvedElection[]): void {
     const key = `${election.lease.namespace}/${election.lease.name}`;
     const other = seen.get(key);
     if (other !== undefined) {
-      throw new LeaderElectionConfigError(`elections.${election.name}.lease.name`, election.lease.name, `Election '${other}' already uses the Lease ${key}; give each election its own Lease.`);
+      const option = `${election.shard === undefined ? `elections.${election.name}` : election.shard.group === DEFAULT_ELECTION ? '' : `elections.${election.shard.group}`}${election.shard?.group === DEFAULT_ELECTION ? '' : '.'}lease.name`;
+      const shardNote = election.shard !== undefined || other.includes('-shard-') ? ' (an election split into shards uses the Leases <lease.name>-shard-0, -1, ...)' : '';
+      throw new LeaderElectionConfigError(option, election.lease.name, `Election '${other}' already uses the Lease ${key}${shardNote}; give each election its own Lease.`);
     }
     seen.set(key, election.name);
   }

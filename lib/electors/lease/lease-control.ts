@@ -161,6 +161,14 @@ export class LeaseControl implements JobControl {
     return this.pauses.get(pauseAnnotation(key));
   }
 
+  /**
+   * Other annotations of this election's Lease (a shard request): written like a pause, on the
+   * leader's next renew or this pod's own conditional write that leaves the record as it is.
+   */
+  annotate(edits: AnnotationEdits): Promise<void> {
+    return this.change(edits);
+  }
+
   /** A change asked for by this pod (pause, resume, a request): settles when a write carried it. */
   private change(edits: AnnotationEdits): Promise<void> {
     const done = new Promise<void>((resolve, reject) => {

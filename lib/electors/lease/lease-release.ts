@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { V1Lease } from '@kubernetes/client-node';
-import { HANDING_OVER, LEASE_NOT_OURS_TO_RELEASE, LEASE_NOT_RELEASED, LEASE_RELEASE_FAILED, LEASE_RELEASED } from '../../leader-election.messages.js';
+import { HANDING_OVER, HANDING_OVER_SHARD, LEASE_NOT_OURS_TO_RELEASE, LEASE_NOT_RELEASED, LEASE_RELEASE_FAILED, LEASE_RELEASED } from '../../leader-election.messages.js';
 import type { ElectionJobs } from '../leader-elector.interface.js';
 import type { LeaseRounds, RoundsContext } from './lease-rounds.js';
 import { withAnnotations } from './lease-control.js';
@@ -93,12 +93,27 @@ export class LeaseRelease {
    * do not finish in time, the Lease is left to expire instead, as on shutdown.
    */
   handOver(preferred: string): void {
+    const { state, lock } = this.context;
+    this.stepDown(HANDING_OVER(state.name, lock.describe(), preferred), `the Lease names ${preferred} as its preferred holder`);
+  }
+
+  /**
+   * A shard this pod leads beyond its share, or asked for by a pod that leads fewer: hand it over
+   * the same way (step down now, release once its jobs have finished).
+   */
+  handOverShard(why: string): void {
+    const { rounds, state, lock } = this.context;
+    if (!rounds.holding || rounds.handingOver || rounds.stopped) return;
+    this.stepDown(HANDING_OVER_SHARD(state.name, lock.describe(), why), why);
+  }
+
+  private stepDown(line: string, reason: string): void {
     const { rounds, state, lock, observation, options } = this.context;
     rounds.handingOver = true;
     // No claim of this term may be made good from now on: this pod no longer starts runs.
     this.context.ledger.endTerm();
-    this.logger.log(HANDING_OVER(state.name, lock.describe(), preferred));
-    rounds.publish(`the Lease names ${preferred} as its preferred holder`);
+    this.logger.log(line);
+    rounds.publish(reason);
     void this.context.jobs.drain().then(async (drained) => {
       if (rounds.stopped || !rounds.holding) return;
       if (!drained) {

@@ -42,8 +42,10 @@ export interface RoundsContext {
    * instance wrote it), or null (remove one a writer before left).
    */
   containerAnnotation(record: LeaderElectionRecord): string | null;
-  /** A Lease was taken in: the holder's pod may need watching (fast failover). */
+  /** A Lease was taken in: the holder's pod may need watching (fast failover), shards rebalanced. */
   observed(): void;
+  /** Whether this pod may take the Lease when it is free: a shard beyond this pod's share may not. */
+  mayTakeFree(): boolean;
 }
 
 /** The ledger annotation a write carries, when it carries one. */
@@ -170,7 +172,7 @@ export class LeaseRounds {
     if (!this.campaigning || observation.strategy !== undefined) return false;
     const preferred = observation.preferredHolder;
     if (preferred !== undefined && preferred !== this.identity) return false;
-    return observation.isFree() || observation.isOurs(this.ownTerm);
+    return observation.isOurs(this.ownTerm) || (observation.isFree() && this.context.mayTakeFree());
   }
 
   /** A leadership that ran past its deadline is over. */
