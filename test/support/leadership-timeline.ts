@@ -19,9 +19,10 @@ export class LeadershipTimeline extends EventEmitter {
   readonly intervals: LeadershipInterval[] = [];
   private readonly subscriptions: Subscription[] = [];
 
-  track(identity: string, leader: ClusterLeaderService): void {
+  /** @param election the election to follow (one shard of a split one, say) @default 'default' */
+  track(identity: string, leader: ClusterLeaderService, election?: string): void {
     this.subscriptions.push(
-      leader.changes().subscribe((state: LeadershipState) => {
+      leader.changes(election).subscribe((state: LeadershipState) => {
         const open = this.openInterval(identity);
         if (state.isLeader && open === undefined) {
           this.intervals.push({ identity, start: performance.now(), end: undefined, term: state.term });
