@@ -143,6 +143,11 @@ export class JobsControl {
     return iso;
   }
 
+  private shardOf({ job }: RegisteredJob): JobDescription['shard'] {
+    const shard = this.registry.options.elections.find((election) => election.name === job.election)?.shard;
+    return shard === undefined ? null : { election: shard.group, index: shard.index, of: shard.count, pinned: job.options.shard !== undefined };
+  }
+
   private describe(entry: RegisteredJob, now: number): JobDescription {
     const { policy, job } = entry;
     const state = this.registry.states.get(job.election)!;
@@ -154,6 +159,8 @@ export class JobsControl {
       name: job.name,
       key: policy.ledgerKey,
       election: job.election,
+      shard: this.shardOf(entry),
+      leader: state.state.leader,
       schedule: scheduleOf(entry),
       nextFireTimes: this.nextFireTimes(entry, now),
       controllable: control !== undefined,

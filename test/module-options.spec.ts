@@ -195,6 +195,15 @@ describe('option validation', () => {
     { problem: 'fastFailover given as a string', options: lease({ fastFailover: 'yes' }), option: 'lease.fastFailover', value: 'yes', fix: "Use true, false, or { container: '<the container this app runs in>' }" },
     { problem: 'a fastFailover container that is not a container name', options: lease({ fastFailover: { container: 'App_1' } }), option: 'lease.fastFailover.container', value: 'App_1', fix: 'as the pod spec names it (a DNS-1123 label)' },
     { problem: 'a typo inside fastFailover', options: lease({ fastFailover: { contain: 'app' } }), option: 'lease.fastFailover.contain', value: 'app', fix: 'did you mean `lease.fastFailover.container`' },
+    { problem: 'zero shards', options: { ...lease({}), shards: 0 }, option: 'shards', value: 0, fix: 'Use a whole number from 1 (not split) to 64' },
+    { problem: 'more shards than the bound', options: { ...lease({}), shards: 65 }, option: 'shards', value: 65, fix: 'Use a whole number from 1 (not split) to 64' },
+    { problem: 'a fractional number of shards', options: { ...lease({}), shards: 2.5 }, option: 'shards', value: 2.5, fix: 'Use a whole number' },
+    { problem: 'shards given as a string', options: { ...lease({}), shards: '4' }, option: 'shards', value: '4', fix: 'Use a whole number' },
+    { problem: 'shards on the sidecar backend', options: { ...sidecar({}), shards: 4 }, option: 'shards', value: 4, fix: 'shards need the lease backend' },
+    { problem: "an election's shards on the sidecar backend", options: { elections: { reports: { backend: 'sidecar', shards: 2 } } }, option: 'elections.reports.shards', value: 2, fix: 'shards need the lease backend' },
+    { problem: "an election named like another election's shard", options: { ...lease({}), shards: 2, elections: { 'default-shard-1': lease({ name: 'other' }) } }, option: 'elections.default-shard-1', value: 'default-shard-1', fix: "Election 'default' is split into 2 shards named default-shard-0 to default-shard-1" },
+    { problem: "two elections sharing shard Lease names (one's Lease is another's shard)", options: { ...lease({ name: 'jobs' }), shards: 3, elections: { reports: lease({ name: 'jobs-shard-2' }) } }, option: 'elections.reports.lease.name', value: 'jobs-shard-2', fix: "Election 'default-shard-2' already uses the Lease default/jobs-shard-2 (an election split into shards uses the Leases <lease.name>-shard-0, -1, ...)" },
+    { problem: 'two split elections on the same Lease name', options: { ...lease({ name: 'jobs' }), shards: 2, elections: { reports: { ...lease({ name: 'jobs' }), shards: 2 } } }, option: 'elections.reports.lease.name', value: 'jobs-shard-0', fix: "Election 'default-shard-0' already uses the Lease default/jobs-shard-0" },
     { problem: 'a kubeConfig that is not a KubeConfig', options: lease({ kubeConfig: { clusters: [] } }), option: 'lease.kubeConfig', value: '(not a KubeConfig)', fix: 'Pass a KubeConfig from @kubernetes/client-node' },
     { problem: "an extra election named 'default'", options: { elections: { default: { backend: 'standalone' } } }, option: 'elections.default', value: { backend: 'standalone' }, fix: "The election 'default' is the one described by the top-level options; give this election another name." },
     { problem: 'an election name with spaces', options: { elections: { 'nightly reports': {} } }, option: 'elections.nightly reports', value: 'nightly reports', fix: 'Election names use letters, digits' },
@@ -344,6 +353,27 @@ describe('startup messages', () => {
     expect(logger.messages('warn')).toEqual([
       expect.stringContaining("Election 'default' uses backend 'standalone' inside Kubernetes (KUBERNETES_SERVICE_HOST is set): every replica leads"),
     ]);
+  });
+});
+
+describe('shards', () => {
+  it('split a Lease election into elections <name>-shard-<i> on the Leases <lease>-shard-<i>, with the same timings', () => {
+    const resolved = resolveOptions({ identity: 'pod-a', backend: 'lease', lease: { name: 'jobs', leaseDurationMs: 6_000, renewDeadlineMs: 4_000, retryPeriodMs: 1_000 }, shards: 3, elections: { mail: { backend: 'lease', lease: { name: 'mail' } } } }, environment());
+    expect(resolved.elections.map((election) => election.name)).toEqual(['default-shard-0', 'default-shard-1', 'default-shard-2', 'mail']);
+    expect(resolved.elections.slice(0, 3).map((election) => election.backend === 'lease' && [election.lease.name, election.lease.leaseDurationMs, election.shard])).toEqual([
+      ['jobs-shard-0', 6_000, { group: 'default', index: 0, count: 3 }],
+      ['jobs-shard-1', 6_000, { group: 'default', index: 1, count: 3 }],
+      ['jobs-shard-2', 6_000, { group: 'default', index: 2, count: 3 }],
+    ]);
+    expect(resolved.shardGroups).toEqual([{ name: 'default', shards: ['default-shard-0', 'default-shard-1', 'default-shard-2'] }]);
+  });
+
+  it('are not split where one process leads everything (auto outside Kubernetes, standalone), and say so at start', async () => {
+    const resolved = resolveOptions({ identity: 'pod-a', lease: { name: 'jobs' }, shards: 4 }, environment());
+    expect(resolved.elections.map((election) => election.name)).toEqual(['default']);
+    expect(resolved.shardsNotInForce).toEqual([{ election: 'default', shards: 4, backend: 'standalone' }]);
+    const { logger } = await start({ leaderElection: { identity: 'pod-a', lease: { name: 'jobs' }, shards: 4 } });
+    expect(logger.messages('warn', "Election 'default': shards: 4 is not in force on the standalone backend (backend 'auto' chose it: KUBERNETES_SERVICE_HOST is not set")).toHaveLength(1);
   });
 });
 

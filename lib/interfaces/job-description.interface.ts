@@ -17,7 +17,12 @@ export interface JobDescription {
   name: string;
   /** Its key in the Lease (its `@Cron({ name })`, else `name`): what pause(), runNow()... take. */
   key: string;
+  /** The election that runs it: for an election split into shards, its shard's (`<election>-shard-<i>`). */
   election: string;
+  /** For a job of an election split into shards: which election, which shard, and whether it was pinned. */
+  shard: { election: string; index: number; of: number; pinned: boolean } | null;
+  /** The pod that leads its election (or shard) as this pod sees it: where its ticks run; null if none is known. */
+  leader: string | null;
   schedule:
     | { kind: 'cron'; cron: string; timeZone?: string; utcOffset?: number; disabled?: boolean }
     | { kind: 'interval'; everyMs: number }
