@@ -364,6 +364,59 @@ describe('the sample with fast failover (SAMPLE_FAST_FAILOVER=true): a killed le
   });
 });
 
+describe('the sample split into shards (SAMPLE_SHARDS=6, SAMPLE_JOBS=6) on three replicas (issue 15)', () => {
+  const pods = ['pod-a', 'pod-b', 'pod-c'];
+  let server: KubeApiServer;
+  let directory: string;
+  const samples = new Map<string, SampleProcess>();
+
+  beforeAll(async () => {
+    server = await KubeApiServer.start();
+    directory = await mkdtemp(join(tmpdir(), 'sample-shards-'));
+    for (const pod of pods) {
+      samples.set(pod, await SampleProcess.start({
+        MY_POD_NAME: pod,
+        KUBECONFIG: await writeUserKubeConfig(server, pod, directory),
+        LEADER_ELECTION_BACKEND: 'lease',
+        LEADER_ELECTION_NAMESPACE: 'default',
+        SAMPLE_SHARDS: '6',
+        SAMPLE_JOBS: '6',
+        SAMPLE_JOB_CRON: '* * * * * *',
+        SAMPLE_JOB_MISFIRE: 'runEach',
+      }));
+    }
+  });
+
+  afterAll(async () => {
+    await Promise.all([...samples.values()].map((replica) => replica.kill()));
+    await server?.close();
+    if (directory) await rm(directory, { recursive: true, force: true });
+  });
+
+  it('each pod leads two shards (GET /status shards), each job runs in one shard, once per fire time (GET /runs job), and GET /jobs names each job\'s pod', async () => {
+    const shardsOf = async () => Object.fromEntries(await Promise.all(pods.map(async (pod) => [pod, (await samples.get(pod)!.status()).shards] as const)));
+    await expect.poll(async () => Object.values(await shardsOf()).map((shards) => shards.length), { timeout: 15_000, interval: 100 }).toEqual([2, 2, 2]);
+    const led = await shardsOf();
+    expect(Object.values(led).flat().sort()).toEqual(['default-shard-0', 'default-shard-1', 'default-shard-2', 'default-shard-3', 'default-shard-4', 'default-shard-5']);
+    const status = await samples.get('pod-a')!.status();
+    expect(status).toMatchObject({ identity: 'pod-a', isLeader: true, leader: null, term: null });
+    expect(server.getLease('default', 'sample-leader-shard-5')?.spec.holderIdentity).toMatch(/^pod-[abc]$/);
+    const allRuns = async () => (await Promise.all(pods.map(async (pod) => (await samples.get(pod)!.runs()).map((run) => ({ ...run, pod }))))).flat();
+    // Three fire times of each job after the shards settled.
+    const settledAt = Date.now();
+    await expect.poll(async () => (await allRuns()).filter((run) => Date.parse(run.scheduledAt) > settledAt).length, { timeout: 15_000, interval: 200 }).toBeGreaterThanOrEqual(18);
+    const runs = await allRuns();
+    const names = ['report-0', 'report-1', 'report-2', 'report-3', 'report-4', 'report-5'];
+    expect(new Set(runs.map((run) => run.job))).toEqual(new Set(names));
+    const keys = runs.map((run) => `${run.job}@${run.scheduledAt}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    // Where each job runs: its shard's leader, the pod whose /status lists that shard.
+    const jobs = await samples.get('pod-b')!.getJson<JobDescription[]>('/jobs');
+    expect(jobs.map((job) => job.key).sort()).toEqual(names);
+    for (const job of jobs) expect(led[job.leader!]).toContain(job.election);
+  });
+});
+
 describe('the sample with a bad setting', () => {
   it('refuses to start, naming the variable', async () => {
     const misconfigured = new SampleProcess({ LEADER_ELECTION_BACKEND: 'lease', LEASE_DURATION_MS: '15s' });
@@ -378,6 +431,17 @@ describe('the sample with a bad setting', () => {
 
     expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
     expect(misconfigured.log()).toMatch(/Environment variable SAMPLE_FAST_FAILOVER is "yes": use true or false\./);
+  });
+
+  it.each([
+    ['SAMPLE_SHARDS', 'four', /Environment variable SAMPLE_SHARDS is "four": use a whole number of shards, e\.g\. SAMPLE_SHARDS=4\./],
+    ['SAMPLE_SHARDS', '0', /option `shards` is 0/],
+    ['SAMPLE_JOBS', '0', /Environment variable SAMPLE_JOBS is "0": use a whole number of report jobs from 1 to 1000/],
+  ])('refuses %s=%s, naming the variable or the option', async (name, value, said) => {
+    const misconfigured = new SampleProcess({ [name]: value });
+
+    expect(await misconfigured.exited).toEqual({ code: 1, signal: null });
+    expect(misconfigured.log()).toMatch(said);
   });
 
   it('refuses an unknown SAMPLE_JOB_MISFIRE, naming the variable', async () => {

@@ -162,10 +162,17 @@ describe('shards: an election split over the pods (issue 15)', () => {
         for (const entry of cluster.logger.entries) if (/shard-1\b|asking/.test(entry.message)) console.log(entry.message);
       }
       const jobs = ['report-0', 'report-1', 'report-2', 'report-3', 'report-4', 'report-5', 'pinned'];
+      // A tick claimed in the Lease whose run the killed pod never recorded is reported as
+      // interrupted and, with interruptedRun 'skip', not run again (at most once): not lost.
+      const interrupted = cluster.logger.messages('warn', 'whose leader stopped before recording').map((line) => {
+        const [, name, time] = /^Reports\.(\w+): the tick of (\S+) was claimed/.exec(line)!;
+        return `${name === 'pinned' ? 'pinned' : `report-${name.slice(1)}`}@${Date.parse(time)}`;
+      });
       for (const job of jobs) {
         const times = runs.filter((run) => run.job === job).map((run) => run.scheduledAt);
         expect(times.length, `${job} ran a fire time twice`).toBe(new Set(times).size);
         for (let second = firstSecond; second <= lastSecond; second += 1000) {
+          if (interrupted.includes(`${job}@${second}`)) continue;
           expect(times, `${job} lost ${new Date(second).toISOString()}`).toContain(second);
         }
         // Every run of a job in one shard, whichever pod led it.

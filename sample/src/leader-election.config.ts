@@ -13,6 +13,8 @@ import type { LeaderElectionBackend, LeaderElectionModuleOptions } from 'nestjs-
  * SAMPLE_FAST_FAILOVER         true: take over from a crashed leader as soon as its pod's status
  *                              proves its container gone (lease.fastFailover; needs get/watch on
  *                              pods, see sample/k8s/lease-fast-failover); default false
+ * SAMPLE_SHARDS                split the election's jobs over this many shards, each on its own
+ *                              Lease <name>-shard-<i> (the `shards` option; 1 to 64, default 1)
  * LEADER_ELECTION_SIDECAR_API_PORT  answer as the leader-elector sidecar did, on 127.0.0.1 at this
  *                              port (4040 in a pod that drops the sidecar container; unset: off)
  *
@@ -25,12 +27,14 @@ export function leaderElectionOptionsFromEnv(env: NodeJS.ProcessEnv): LeaderElec
   const backend = text(env, 'LEADER_ELECTION_BACKEND') as LeaderElectionBackend | undefined;
   const sidecarUrl = text(env, 'LEADER_ELECTION_SIDECAR_URL');
   const fastFailover = flag(env, 'SAMPLE_FAST_FAILOVER');
+  const shards = wholeNumber(env, 'SAMPLE_SHARDS', 'a whole number of shards, e.g. SAMPLE_SHARDS=4');
   const sidecarApiPort = wholeNumber(env, 'LEADER_ELECTION_SIDECAR_API_PORT', 'a port number, e.g. LEADER_ELECTION_SIDECAR_API_PORT=4040');
   return {
     metrics: {},
     ...(backend && { backend }),
     ...(sidecarUrl && { sidecar: { url: sidecarUrl } }),
     ...(sidecarApiPort !== undefined && { serveSidecarApi: { port: sidecarApiPort } }),
+    ...(shards !== undefined && { shards }),
     // Read only when the backend is `lease`, or `auto` inside Kubernetes.
     lease: definedOnly({
       name: text(env, 'LEADER_ELECTION_LEASE_NAME') ?? 'sample-leader',

@@ -1,10 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { currentLeaderJob, LeaderOnly, type LeaderJobContext } from 'nestjs-cluster-leader';
-import { reportJobOptions, SAMPLE_JOB_CRON } from './report-job.options.js';
+import { reportJobNames, reportJobOptions, SAMPLE_JOB_CRON } from './report-job.options.js';
 
 /** One run of the job in this process, as `GET /runs` lists it. */
 export interface SampleRun {
+  /** The job that ran: `report`, or `report-<i>` with SAMPLE_JOBS. */
+  job: string;
   /** The fire time the run belongs to (claimed in the Lease on the lease backend). */
   scheduledAt: string;
   startedAt: string;
@@ -32,16 +34,25 @@ export class ReportJob {
     return this.history;
   }
 
-  // Every 5 seconds; SAMPLE_JOB_CRON overrides it (the black-box test runs it every second). Its
-  // name, 'report', is what GET /jobs lists and POST /jobs/report/... takes.
-  @Cron(SAMPLE_JOB_CRON, { name: 'report' })
-  @LeaderOnly(reportJobOptions(process.env))
+  // The job, as an app writes one:
+  //   @Cron('*/5 * * * * *', { name: 'report' })
+  //   @LeaderOnly()
+  //   async report() { ... }
+  // Here the decorators are applied below, once per job that SAMPLE_JOBS asks for: every 5
+  // seconds unless SAMPLE_JOB_CRON says otherwise (the black-box test runs them every second).
+  // Its name ('report', or 'report-<i>') is what GET /jobs lists and POST /jobs/<name>/... takes.
   async report(): Promise<void> {
+    await this.runReport('report');
+  }
+
+  /** One run of the report job named `job`. */
+  async runReport(job: string): Promise<void> {
     // Inside a @LeaderOnly() job: the tick it runs for, the term, a fencing token that grows with
     // every new term, and a signal that fires as soon as this pod stops leading.
     const { term, fencingToken, signal, scheduledAt, catchUp, kind } = currentLeaderJob()!;
     const startedAt = new Date();
     this.history.push({
+      job,
       scheduledAt: (scheduledAt ?? startedAt).toISOString(),
       startedAt: startedAt.toISOString(),
       term,
@@ -58,7 +69,7 @@ export class ReportJob {
       return;
     }
     await this.writeReport(report, (scheduledAt ?? startedAt).toISOString(), fencingToken, catchUp);
-    this.logger.log(`Run ${run}: wrote the report for ${(scheduledAt ?? startedAt).toISOString()}${catchUp ? ' (catching up)' : ''} (term ${term ?? 'none'}).`);
+    this.logger.log(`Run ${run}: wrote ${job === 'report' ? 'the report' : job} for ${(scheduledAt ?? startedAt).toISOString()}${catchUp ? ' (catching up)' : ''} (term ${term ?? 'none'}).`);
   }
 
   private async buildReport(run: number): Promise<string> {
@@ -85,4 +96,21 @@ export class ReportJob {
       this.logger.warn(`The store did not take the report for ${scheduledAt}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
+}
+
+// One method per report job, decorated as the comment on report() shows. Decorators run when the
+// module loads, so SAMPLE_JOBS, SAMPLE_JOB_CRON and SAMPLE_JOB_MISFIRE are read then.
+for (const name of reportJobNames(process.env)) {
+  const method = name === 'report' ? 'report' : `report${name.slice('report-'.length)}`;
+  const descriptor: PropertyDescriptor = {
+    value: name === 'report' ? ReportJob.prototype.report : function (this: ReportJob) {
+      return this.runReport(name);
+    },
+    writable: true,
+    configurable: true,
+  };
+  // Applied bottom-up, as written above a method: @LeaderOnly() first, then @Cron().
+  LeaderOnly(reportJobOptions(process.env))(ReportJob.prototype, method, descriptor);
+  Cron(SAMPLE_JOB_CRON, { name })(ReportJob.prototype, method, descriptor);
+  Object.defineProperty(ReportJob.prototype, method, descriptor);
 }

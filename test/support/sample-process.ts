@@ -15,6 +15,7 @@ export const SAMPLE_ENV = [
   'LEADER_ELECTION_LEASE_NAME', 'LEADER_ELECTION_NAMESPACE', 'LEASE_DURATION_MS', 'RENEW_DEADLINE_MS',
   'RETRY_PERIOD_MS', 'NEST_LOG_LEVEL', 'LEADER_ELECTION_SIDECAR_API_PORT',
   'SAMPLE_JOB_MISFIRE', 'SAMPLE_FENCED_STORE_URL', 'CLOCK_OFFSET_MS', 'SAMPLE_CONTROL_TOKEN', 'SAMPLE_FAST_FAILOVER',
+  'SAMPLE_SHARDS', 'SAMPLE_JOBS',
 ];
 
 /** `GET /status` and `GET /runs` of the sample: its contract with the black-box checks. */
@@ -73,6 +74,13 @@ export class SampleProcess extends SpawnedProcess {
     const response = await fetch(`http://127.0.0.1:${this.port}/runs`);
     if (!response.ok) throw new Error(`GET /runs answered ${response.status}`);
     return (await response.json()) as SampleRun[];
+  }
+
+  /** GET `path` of its HTTP API, as JSON. */
+  async getJson<T>(path: string): Promise<T> {
+    const response = await fetch(`http://127.0.0.1:${this.port}${path}`);
+    if (!response.ok) throw new Error(`GET ${path} answered ${response.status}`);
+    return (await response.json()) as T;
   }
 
   async status(): Promise<SampleStatus> {
