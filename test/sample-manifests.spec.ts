@@ -147,6 +147,22 @@ describe.each(FOLDERS)('the manifests in %s', (folder) => {
     }
   });
 
+  it('name in the Role, without a wildcard, every Lease the app updates: its one Lease, or each shard\'s with SAMPLE_SHARDS', async () => {
+    const { manifests } = await readFolder(folder);
+    const [deployment] = ofKind<V1Deployment>(manifests, 'Deployment');
+    const app = deployment.spec!.template.spec!.containers.find((container) => container.name === 'app');
+    const env = Object.fromEntries((app?.env ?? []).filter((variable) => variable.value !== undefined).map((variable) => [variable.name, variable.value!]));
+    // The elector bin's folder runs a container of its own for the Lease: its --election flag names it.
+    if (env.LEADER_ELECTION_BACKEND !== 'lease') return;
+    const name = env.LEADER_ELECTION_LEASE_NAME ?? 'sample-leader';
+    const shards = Number(env.SAMPLE_SHARDS ?? '1');
+    const expected = shards > 1 ? Array.from({ length: shards }, (_, index) => `${name}-shard-${index}`) : [name];
+    const roles = ofKind<{ rules: { apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }[] }>(manifests, 'Role');
+    const updating = roles.flatMap((role) => role.rules).filter((rule) => rule.resources.includes('leases') && rule.verbs.includes('update'));
+    expect(updating.flatMap((rule) => rule.resourceNames ?? ['(every Lease)']).sort()).toEqual(expected.sort());
+    expect(updating.every((rule) => rule.verbs.includes('get') && rule.verbs.includes('watch'))).toBe(true);
+  });
+
   it('give every container a cpu and memory request and a memory limit at or above it', async () => {
     const { manifests } = await readFolder(folder);
     const [deployment] = ofKind<V1Deployment>(manifests, 'Deployment');
@@ -197,7 +213,7 @@ describe.each(FOLDERS)('the app container in %s', (folder) => {
 describe('the sample\'s manifests', () => {
   it('are found in every folder under sample/k8s, each applied as a whole with kubectl apply -k', () => {
     // The walk must find the folders the docs name; a broken walk must not pass by checking nothing.
-    expect(FOLDERS).toEqual(expect.arrayContaining(['sample/k8s/lease', 'sample/k8s/sidecar', 'sample/k8s/sidecar-migrated/in-app', 'sample/k8s/sidecar-migrated/elector-bin']));
+    expect(FOLDERS).toEqual(expect.arrayContaining(['sample/k8s/lease', 'sample/k8s/lease-shards', 'sample/k8s/sidecar', 'sample/k8s/sidecar-migrated/in-app', 'sample/k8s/sidecar-migrated/elector-bin']));
     for (const folder of FOLDERS) expect(existsSync(join(root, folder, 'kustomization.yaml')), `${folder}/kustomization.yaml`).toBe(true);
   });
 

@@ -81,6 +81,48 @@ describe('shards: an election split over the pods (issue 15)', () => {
     assertNoOverlap();
   });
 
+  it('a shard handed over for balance is released only after its running job ended; the new leader starts after that', async () => {
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const runs: { shard: string; pod: string; start: number; end?: number }[] = [];
+    @Injectable()
+    class Slow {
+      constructor(private readonly leader: ClusterLeaderService) {}
+      private async work(): Promise<void> {
+        const run: (typeof runs)[number] = { shard: currentLeaderJob()!.election, pod: this.leader.identity, start: performance.now() };
+        runs.push(run);
+        await finished;
+        run.end = performance.now();
+      }
+      @Cron('* * * * * *', { name: 'slow-0' }) @LeaderOnly({ shard: 0 }) s0() { return this.work(); }
+      @Cron('* * * * * *', { name: 'slow-1' }) @LeaderOnly({ shard: 1 }) s1() { return this.work(); }
+      @Cron('* * * * * *', { name: 'slow-2' }) @LeaderOnly({ shard: 2 }) s2() { return this.work(); }
+      @Cron('* * * * * *', { name: 'slow-3' }) @LeaderOnly({ shard: 3 }) s3() { return this.work(); }
+    }
+    const start = async (identity: string) => {
+      const candidate = await cluster.start({ identity, module: { shards: 4, drainTimeoutMs: 60_000 }, providers: [Slow] });
+      shardNames.slice(0, 4).forEach((shard, index) => timelines[index].track(identity, candidate.leader, shard));
+      return candidate;
+    };
+    const pods = [await start('pod-a'), await start('pod-b')];
+    await expect.poll(() => spread(pods), { interval: 50 }).toEqual({ 'pod-a': 2, 'pod-b': 2 });
+    await expect.poll(() => new Set(runs.map((run) => run.shard)).size).toBe(4);
+    pods.push(await start('pod-c'));
+    await cluster.logger.waitFor('log', 'stepping down');
+    // The shard being handed over still runs its job: nobody may take it yet.
+    await quietWindow(1_500);
+    expect(pods[2].leader.shards()).toEqual([]);
+    finish();
+    await expect.poll(() => spread(pods), { timeout: 10_000, interval: 50 }).toEqual(expect.objectContaining({ 'pod-c': 1 }));
+    const [moved] = pods[2].leader.shards();
+    const index = shardNames.indexOf(moved);
+    const before = runs.filter((run) => run.shard === moved && run.pod !== 'pod-c');
+    const takenAt = timelines[index].intervals.find((interval) => interval.identity === 'pod-c')!.start;
+    expect(before.length).toBeGreaterThan(0);
+    for (const run of before) expect(run.end).toBeLessThanOrEqual(takenAt);
+    assertNoOverlap();
+  });
+
   it('a killed pod\'s shards move to the others within one lease duration', async () => {
     const pods = [await pod('pod-a', { ...FAST, releaseOnShutdown: false }), await pod('pod-b', FAST), await pod('pod-c', FAST)];
     await expect.poll(() => spread(pods), { interval: 50 }).toEqual({ 'pod-a': 2, 'pod-b': 2, 'pod-c': 2 });
