@@ -53,6 +53,8 @@ describe('fast failover: taking over from a crashed process as soon as its pod p
     const b = await cluster.startTracked({ identity: 'pod-b', lease: options });
     await cluster.timeline.until(() => b.leader.leader() === 'pod-a');
     await expect.poll(recorded, { timeout: 15_000 }).toMatchObject({ container: 'app', restartCount: 0 });
+    // b watches its Lease and a's pod: whatever happens to the pod from here on, b sees it.
+    await expect.poll(() => cluster.server.openWatches('pod-b'), { timeout: 15_000 }).toBe(2);
     return { a, b };
   }
 

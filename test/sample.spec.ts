@@ -68,9 +68,9 @@ describe('the sample with three replicas and the sidecar backend', () => {
 
     const all = await statuses();
     expect(Object.values(all).filter((status) => status.isLeader && status.runs > 0)).toHaveLength(1);
-    expect(all['pod-b']).toMatchObject({ identity: 'pod-b', isLeader: true, leader: 'pod-b', term: null });
+    expect(all['pod-b']).toMatchObject({ identity: 'pod-b', isLeader: true, leader: 'pod-b', term: null, shards: ['default'] });
     for (const pod of ['pod-a', 'pod-c'] as const) {
-      expect(all[pod]).toEqual({ identity: pod, isLeader: false, leader: 'pod-b', runs: 0, term: null });
+      expect(all[pod]).toEqual({ identity: pod, isLeader: false, leader: 'pod-b', runs: 0, term: null, shards: [] });
     }
     expect(sample('pod-b').output).toContainEqual(expect.stringMatching(/Listening on port \d+ as pod-b \(backend sidecar\)\./));
     expect(sample('pod-b').output).toContainEqual(expect.stringMatching(/\[ReportJob\] Run 2: wrote the report for \S+ \(term none\)\./));
