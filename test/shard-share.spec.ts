@@ -60,6 +60,14 @@ describe('the shard rules (shard-share.ts)', () => {
     expect(decideShards('c', seen('c', ['a', '', 'b'], { 1: 'c' })).mayTake[1]).toBe(true);
   });
 
+  it('a request is met once its asker leads its share: a free shard it once asked for is anyone\'s', () => {
+    // c asked for shard 5 during the rollout and leads its share since; d joins and finds 5 free.
+    const decision = decideShards('d', seen('d', ['b', 'b', 'c', 'c', 'b', ''], { 5: 'c', 2: 'c' }));
+    expect(decision.mayTake[5]).toBe(true);
+    // Nor does a met request make its shard's holder hand it over.
+    expect(decideShards('b', seen('b', ['b', 'b', 'c', 'c', 'd', 'd'], { 0: 'c' })).handOver).toEqual([]);
+  });
+
   it('hands over the surplus above ceil(shards / live pods), the shards others asked for first', () => {
     const decision = decideShards('a', seen('a', ['a', 'a', 'a', 'a', 'a', 'a'], { 1: 'b' }));
     expect(decision.handOver.map(({ index }) => index)).toEqual([1, 5, 4]);

@@ -123,6 +123,20 @@ describe('shards: an election split over the pods (issue 15)', () => {
     assertNoOverlap();
   });
 
+  it('a pod that starts after the rollout\'s requests were met does not take them for live ones: it gets its share at once', async () => {
+    const pods = [await pod('pod-a'), await pod('pod-b'), await pod('pod-c')];
+    await expect.poll(() => spread(pods), { interval: 50 }).toEqual({ 'pod-a': 2, 'pod-b': 2, 'pod-c': 2 });
+    // The rollout's requests stay on their Leases, met: their askers lead their share.
+    await cluster.close(pods[0]); // graceful: its two shards are released at once
+    const left = pods.slice(1);
+    await expect.poll(() => spread(left), { timeout: 10_000, interval: 50 }).toEqual({ 'pod-b': 3, 'pod-c': 3 });
+    const joinedAt = performance.now();
+    left.push(await pod('pod-d'));
+    await expect.poll(() => spread(left), { timeout: 5_000, interval: 50 }).toEqual({ 'pod-b': 2, 'pod-c': 2, 'pod-d': 2 });
+    console.log(`pod-d had its share ${Math.round(performance.now() - joinedAt)} ms after it started`);
+    assertNoOverlap();
+  });
+
   it('a killed pod\'s shards move to the others within one lease duration', async () => {
     const pods = [await pod('pod-a', { ...FAST, releaseOnShutdown: false }), await pod('pod-b', FAST), await pod('pod-c', FAST)];
     await expect.poll(() => spread(pods), { interval: 50 }).toEqual({ 'pod-a': 2, 'pod-b': 2, 'pod-c': 2 });

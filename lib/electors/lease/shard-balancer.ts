@@ -3,7 +3,7 @@ import { monotonicNow } from '../../leadership/monotonic-clock.js';
 import { setSafeTimeout } from '../../leadership/timers.js';
 import { SHARD_REQUESTED } from '../../leader-election.messages.js';
 import { decideShards, type SeenShard, type ShardDecision } from './shard-share.js';
-import { encodeShardRequest, SHARD_REQUEST_ANNOTATION, shardRequester, type ShardSeat } from './shard-seat.js';
+import { encodeShardRequest, SHARD_REQUEST_ANNOTATION, shardRequester, shardRequestTime, type ShardSeat } from './shard-seat.js';
 
 export interface ShardBalancerOptions {
   /** A request counts as fresh for this long after this pod saw it change (its own monotonic clock). */
@@ -68,7 +68,12 @@ export class ShardBalancer {
       const request = this.requests[index];
       if (view.request !== request.value) {
         request.value = view.request;
-        request.changedAt = now;
+        // A request written more than a lease duration ago (by its own clock) is stale however new
+        // it is to this pod: a pod that starts must not take an old, met request for a live one
+        // (it would leave the shard free for a lease duration, and count a gone asker as live).
+        const writtenAt = shardRequestTime(view.request);
+        const old = writtenAt !== undefined && this.wallNow().getTime() - writtenAt > this.options.leaseDurationMs;
+        request.changedAt = old ? Number.NEGATIVE_INFINITY : now;
       }
       const fresh = now - request.changedAt < this.options.leaseDurationMs;
       return { holder: view.holder, leading: view.leading, requester: fresh ? shardRequester(view.request) : undefined };

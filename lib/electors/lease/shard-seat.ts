@@ -45,3 +45,15 @@ export function shardRequester(value: string | undefined): string | undefined {
     return undefined;
   }
 }
+
+/** When a request annotation says it was written (ms since the epoch), or undefined. */
+export function shardRequestTime(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const at = (JSON.parse(value) as { at?: unknown } | null)?.at;
+    const time = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+    return Number.isFinite(time) ? time : undefined;
+  } catch {
+    return undefined;
+  }
+}

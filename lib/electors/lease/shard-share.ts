@@ -8,7 +8,7 @@
  *   one. A pod's share is ceil(shards / live pods).
  * - A pod takes a free shard only while it leads fewer than its share, the free shards it prefers
  *   first (a hash of its name and the shard's index: pods prefer different ones, so they seldom
- *   race), and never one another pod asked for while that request is fresh.
+ *   race), and never one another pod asked for while that request is fresh and unmet (its asker leads fewer than its share).
  * - A pod that leads more than its share hands the surplus over (the shards others asked for
  *   first). A pod asked for a shard by a pod that leads at least two fewer hands that one over.
  * - A pod that leads at least two fewer than the pod that leads the most, with no shard free, asks
@@ -43,7 +43,12 @@ export function decideShards(me: string, shards: readonly SeenShard[]): ShardDec
   for (const { requester } of shards) if (requester !== undefined) live.add(requester);
   const share = Math.ceil(total / live.size);
   const mine = shards.flatMap((shard, index) => (shard.leading ? [index] : []));
-  const askedByOther = (index: number) => shards[index].requester !== undefined && shards[index].requester !== me;
+  // A request is met once its asker leads its share: it holds no shard for it any more.
+  const asker = (index: number) => {
+    const requester = shards[index].requester;
+    return requester !== undefined && requester !== me && (counts.get(requester) ?? 0) < share ? requester : undefined;
+  };
+  const askedByOther = (index: number) => asker(index) !== undefined;
 
   const handOver: ShardDecision['handOver'] = [];
   if (mine.length > share) {
@@ -51,10 +56,10 @@ export function decideShards(me: string, shards: readonly SeenShard[]): ShardDec
     for (const index of surplus) handOver.push({ index, why: `this pod leads ${mine.length} of ${total} shards, more than its share of ${share} with ${live.size} pods` });
   } else {
     for (const index of mine) {
-      const asker = shards[index].requester;
-      const theirs = asker === undefined ? 0 : (counts.get(asker) ?? 0);
-      if (asker !== undefined && asker !== me && theirs + 2 <= mine.length) {
-        handOver.push({ index, why: `${asker} leads ${theirs} of ${total} shards and asked for this one; this pod leads ${mine.length}` });
+      const requester = asker(index);
+      const theirs = requester === undefined ? 0 : (counts.get(requester) ?? 0);
+      if (requester !== undefined && theirs + 2 <= mine.length) {
+        handOver.push({ index, why: `${requester} leads ${theirs} of ${total} shards and asked for this one; this pod leads ${mine.length}` });
         break;
       }
     }
