@@ -10,6 +10,13 @@ export class BenchLogger implements LoggerService {
   readonly counts = { log: 0, warn: 0, error: 0 };
   readonly recent: string[] = [];
   private readonly printing = process.env.BENCH_VERBOSE === '1';
+  private readonly listeners = new Set<(level: 'log' | 'warn' | 'error', message: string) => void>();
+
+  /** Hears every line from now on (the shard benches count handovers and requests); returns the unsubscribe. */
+  listen(listener: (level: 'log' | 'warn' | 'error', message: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   log(message: unknown, ...params: unknown[]): void {
     this.record('log', message, params);
@@ -28,6 +35,7 @@ export class BenchLogger implements LoggerService {
 
   private record(level: 'log' | 'warn' | 'error', message: unknown, params: unknown[]): void {
     this.counts[level]++;
+    for (const listener of this.listeners) listener(level, String(message));
     const context = params.at(-1);
     const line = `${level} [${typeof context === 'string' ? context : '-'}] ${String(message)}`;
     if (level !== 'log') {

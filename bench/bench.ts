@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { measureApiLoad, type ApiLoadConfig } from './api-load.js';
 import { measureClaimCost, type ClaimCostConfig } from './claim-cost.js';
 import { benchLogger } from './bench-logger.js';
-import { measureChurn, type ChurnConfig } from './churn-safety.js';
+import type { ChurnConfig } from './churn-safety.js';
+import { measureChurnWithShards } from './churn-shards.js';
 import { measureConnections, type ConnectionsConfig } from './connections.js';
 import { measureGateOverhead, type GateOverheadConfig } from './gate-overhead.js';
 import { measureJepsen, type JepsenConfig } from './jepsen.js';
@@ -16,6 +17,7 @@ import { measureLeaseFailover, type LeaseFailoverConfig } from './lease-failover
 import { DEFAULT_TIMINGS, SHORT_TIMINGS } from './nest-candidate.js';
 import { checkTargets, renderReport, type BenchResults } from './report.js';
 import { measureScale, type ScaleConfig } from './scale.js';
+import { measureShards, type ShardsConfig } from './shards.js';
 import { measureShutdownTime, type ShutdownTimeConfig } from './shutdown-time.js';
 import { measureSidecarFailover, type SidecarFailoverConfig } from './sidecar-failover.js';
 
@@ -36,6 +38,7 @@ interface Plan {
   jepsen: JepsenConfig;
   connections: ConnectionsConfig;
   controlCost: ControlCostConfig;
+  shards: ShardsConfig;
 }
 
 const timings = { default: DEFAULT_TIMINGS, short: SHORT_TIMINGS };
@@ -55,12 +58,24 @@ function plan(quick: boolean): Plan {
     scale: quick
       ? { candidates: 1000, trials: 1, timings: DEFAULT_TIMINGS, windowMs: 6_000 }
       : { candidates: 1000, trials: 3, timings: DEFAULT_TIMINGS, windowMs: 30_000 },
-    churn: { timings: SHORT_TIMINGS, candidates: 3, durationMs: quick ? 50_000 : 360_000 },
+    churn: { timings: SHORT_TIMINGS, candidates: 3, durationMs: quick ? 50_000 : 360_000, sharded: { shards: 4, jobs: 8 } },
     shutdown: { timings: DEFAULT_TIMINGS, trials: quick ? 1 : 5 },
     claimCost: { timings: DEFAULT_TIMINGS, windowMs: quick ? 20_000 : 180_000 },
     jepsen: { timings: SHORT_TIMINGS, durationMs: quick ? 40_000 : 240_000, offsetsMs: [-150, 0, 150] },
     connections: { timings: DEFAULT_TIMINGS, candidates: 3, windowMs: quick ? 15_000 : 60_000 },
     controlCost: { timings: DEFAULT_TIMINGS, jobs: 20, calls: 200, trials: quick ? 5 : 15 },
+    shards: {
+      timings: DEFAULT_TIMINGS,
+      cases: [
+        { shards: 1, pods: 3 }, { shards: 4, pods: 3 }, { shards: 6, pods: 3 }, { shards: 16, pods: 3 },
+        { shards: 1, pods: 10 }, { shards: 4, pods: 10 }, { shards: 16, pods: 10 },
+      ],
+      jobs: 32,
+      cron: '*/5 * * * * *',
+      trials: quick ? 1 : 3,
+      windowMs: quick ? 10_000 : 30_000,
+      quietMs: quick ? 2_000 : 3_000,
+    },
   };
 }
 
@@ -92,12 +107,13 @@ await step('leaseFailover', measureLeaseFailover);
 await step('sidecarFailover', measureSidecarFailover);
 await step('apiLoad', measureApiLoad);
 await step('scale', measureScale);
-await step('churn', measureChurn);
+await step('churn', measureChurnWithShards);
 await step('shutdown', measureShutdownTime);
 await step('claimCost', measureClaimCost);
 await step('jepsen', measureJepsen);
 await step('connections', measureConnections);
 await step('controlCost', measureControlCost);
+await step('shards', measureShards);
 
 const checks = checkTargets(results);
 const cpu = cpus();

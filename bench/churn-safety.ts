@@ -4,6 +4,7 @@ import { currentLeaderJob, LeaderOnly } from '../lib/index.js';
 import { LEDGER_ANNOTATION } from '../lib/ledger/ledger-record.js';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
 import { LeadershipTimeline, type LeadershipInterval } from '../test/support/leadership-timeline.js';
+import type { ShardedChurnResult } from './churn-shards.js';
 import { closeCandidate, startLeaseCandidate, type LeaseTimings, type NestCandidate } from './nest-candidate.js';
 import { sleep, summarize, type Summary } from './stats.js';
 
@@ -13,6 +14,11 @@ export interface ChurnConfig {
   durationMs: number;
   /** The faults to cycle through. @default CHURN_ACTIONS */
   actions?: readonly ChurnAction[];
+  /**
+   * Then the same faults for as long again on pods whose election is split into `shards`, each
+   * with `jobs` per-second claimed jobs (churn-shards.ts): its own result, `sharded`.
+   */
+  sharded?: { shards: number; jobs: number };
 }
 
 export type ChurnAction =
@@ -70,6 +76,8 @@ export interface ChurnResult {
   termRegressions: number;
   /** From each action until a leader (a new one, for crash/graceful/partition) ran the show again. */
   recoveryMs: Record<ChurnAction, Summary>;
+  /** The sharded variant, when configured. */
+  sharded?: ShardedChurnResult;
 }
 
 interface Run {
@@ -342,7 +350,7 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
 }
 
 /** Intervals that start before an earlier-starting one has ended (an open one never ends). */
-function countOverlaps(intervals: LeadershipInterval[]): number {
+export function countOverlaps(intervals: LeadershipInterval[]): number {
   const sorted = [...intervals].sort((a, b) => a.start - b.start);
   let overlaps = 0;
   let latestEnd = -Infinity;

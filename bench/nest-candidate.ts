@@ -43,6 +43,8 @@ export interface LeaseCandidateSpec {
   releaseOnShutdown?: boolean;
   /** lease.fastFailover (its pod must exist in the server, named as its identity). @default false */
   fastFailover?: boolean;
+  /** The module's `shards`: the default election split over this many Leases. @default 1 (not split) */
+  shards?: number;
   providers?: Provider[];
 }
 
@@ -62,6 +64,7 @@ export async function startLeaseCandidate(spec: LeaseCandidateSpec): Promise<Nes
         releaseOnShutdown: spec.releaseOnShutdown ?? true,
         fastFailover: spec.fastFailover ?? false,
       },
+      ...(spec.shards !== undefined && { shards: spec.shards }),
     },
     spec.providers,
   );

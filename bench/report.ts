@@ -7,6 +7,7 @@ import type { ConnectionRates, ConnectionsResult } from './connections.js';
 import type { GateOverheadResult } from './gate-overhead.js';
 import type { LeaseFailoverResult } from './lease-failover.js';
 import type { ScaleResult } from './scale.js';
+import type { ShardsResult } from './shards.js';
 import type { ShutdownTimeResult } from './shutdown-time.js';
 import type { SidecarFailoverResult } from './sidecar-failover.js';
 import type { Summary } from './stats.js';
@@ -23,6 +24,7 @@ export interface BenchResults {
   claimCost?: ClaimCostResult;
   controlCost?: ControlCostResult;
   jepsen?: JepsenResult;
+  shards?: ShardsResult;
 }
 
 export interface TargetCheck {
@@ -87,6 +89,37 @@ export function checkTargets(r: BenchResults): TargetCheck[] {
     checks.push({ target: 'zero overlapping leadership intervals under churn', measured: String(c.overlaps), pass: c.overlaps === 0 });
     checks.push({ target: 'claimed ticks: none run twice under churn', measured: String(c.claimed.ticksRunTwice), pass: c.claimed.ticksRunTwice === 0 });
     checks.push({ target: 'claimed ticks with runEach: none run by nobody under churn', measured: String(c.claimed.ticksRunByNobody), pass: c.claimed.ticksRunByNobody === 0 });
+    if (c.sharded) {
+      const s = c.sharded;
+      const twice = s.jobs.reduce((sum, job) => sum + job.ticksRunTwice, 0);
+      const nobody = s.jobs.reduce((sum, job) => sum + job.ticksRunByNobody, 0);
+      const interrupted = s.jobs.reduce((sum, job) => sum + job.reportedInterrupted, 0);
+      const overlaps = s.shards.reduce((sum, shard) => sum + shard.overlaps, 0);
+      const label = `${s.config.shards} shards, ${s.config.jobs} jobs`;
+      checks.push({ target: `sharded churn (${label}): no fire time of any job run twice`, measured: String(twice), pass: twice === 0 });
+      checks.push({ target: `sharded churn (${label}): no fire time run by nobody (runEach), but reported interrupted ones`, measured: `${nobody - interrupted} (+${interrupted} interrupted)`, pass: nobody - interrupted === 0 });
+      checks.push({ target: `sharded churn (${label}): zero overlapping leadership intervals on any shard`, measured: String(overlaps), pass: overlaps === 0 });
+    }
+  }
+  if (r.shards) {
+    const { timings } = r.shards.config;
+    const six = r.shards.figures.find((f) => f.shards === 6 && f.pods === 3);
+    if (six) {
+      const even = six.balance.shards.most === 2 && six.balance.shards.fewest === 2;
+      checks.push({ target: 'shards: 3 pods and 6 shards settle at 2 each within 10 s (from the last start)', measured: `${ms(six.settleMs)}, ${six.balance.shards.fewest}-${six.balance.shards.most} each`, pass: even && six.settleMs < 10_000 });
+    }
+    const limit = timings.leaseDurationMs + timings.retryPeriodMs;
+    for (const f of r.shards.figures) {
+      const label = `${f.shards} shards, ${f.pods} pods`;
+      checks.push({ target: `shards: a killed pod's shards move within leaseDuration + retryPeriod = ${ms(limit)} (${label}, worst)`, measured: ms(f.killMs.max), pass: f.killMs.max <= limit });
+      checks.push({ target: `shards: a joining pod takes its share within 5 s (${label}, worst)`, measured: ms(f.joinMs.max), pass: f.joinMs.max < 5_000 });
+      const afterSettling = f.moves.steady.handovers + f.moves.steady.requests + f.moves.quiet.handovers + f.moves.quiet.requests;
+      checks.push({
+        target: `shards: no handover or request once settled, no tick twice, no overlap (${label})`,
+        measured: `${afterSettling} moves, ${f.ticksRunTwice} twice, ${f.overlaps} overlaps`,
+        pass: afterSettling === 0 && f.ticksRunTwice === 0 && f.overlaps === 0,
+      });
+    }
   }
   const after = r.connections?.figures.find((f) => f.mode === 'after');
   const before = r.connections?.figures.find((f) => f.mode === 'before');
@@ -210,6 +243,21 @@ export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
       ),
     );
   }
+  if (r.churn?.sharded) {
+    const s = r.churn.sharded;
+    const faults = Object.values(s.actions).reduce((sum, n) => sum + n, 0);
+    out.push(
+      table(`6b. Safety under churn, sharded (${s.config.candidates} Nest apps, ${s.config.shards} shards, ${s.config.jobs} per-second jobs claimed with runEach; timings ${timingsLabel(s.config.timings)}, ${ms(s.config.durationMs)} of churn, ${faults} faults; ${s.seconds} seconds observed)`,
+        ['job', 'shard', 'runs (catch-ups)', 'ticks run twice', 'ticks run by nobody', 'of which reported interrupted'],
+        s.jobs.map((job) => [job.job, job.shard, `${job.runs} (${job.catchUpRuns})`, String(job.ticksRunTwice), String(job.ticksRunByNobody), String(job.reportedInterrupted)]),
+        [
+          `Per shard, leadership changes / overlapping intervals: ${s.shards.map((shard) => `${shard.shard.replace('default-', '')} ${shard.failovers}/${shard.overlaps}`).join(', ')}.`,
+          `Balancing over the run: ${s.handovers} handovers, ${s.requests} requests.`,
+          `Recovery (until every shard of the victim led again), median: ${Object.entries(s.recoveryMs).filter(([, x]) => x.n > 0).map(([k, x]) => `${k} ${ms(x.median)}`).join(', ')}.`,
+        ],
+      ),
+    );
+  }
   if (r.shutdown) {
     const d = r.shutdown;
     out.push(
@@ -267,6 +315,31 @@ export function renderReport(r: BenchResults, checks: TargetCheck[]): string {
           ['of which reported interrupted (at most once: interruptedRun \'skip\')', String(j.missedSeconds.filter((second) => j.interruptedSeconds.includes(second)).length)],
           ['stale writes refused by the store', String(j.staleWritesRefused)],
         ],
+      ),
+    );
+  }
+  if (r.shards) {
+    const k = r.shards.config;
+    const moves = (m: { handovers: number; requests: number }) => `${m.handovers}/${m.requests}`;
+    out.push(
+      table(`12. Shards: settle, spread and writes (Nest apps with ${k.jobs} @Cron jobs '${k.cron}' each, claimed; timings ${timingsLabel(k.timings)}; window ${ms(k.windowMs)})`,
+        ['shards', 'pods', 'settle (last start / first)', 'writes/min all', 'per shard (median, min-max)', 'renewals alone', 'reads/min', 'shards per pod', 'jobs per pod', 'jobs run per pod'],
+        r.shards.figures.map((f) => [
+          String(f.shards), String(f.pods), `${ms(f.settleMs)} / ${ms(f.rolloutMs)}`, f.writesPerMinute.total.toFixed(1),
+          `${f.writesPerMinute.perShard.median.toFixed(1)} (${f.writesPerMinute.perShard.min.toFixed(1)}-${f.writesPerMinute.perShard.max.toFixed(1)})`,
+          f.renewalsPerMinute.toFixed(0), f.readsPerMinute.toFixed(1),
+          `${f.balance.shards.fewest}-${f.balance.shards.most}`, `${f.balance.jobs.fewest}-${f.balance.jobs.most}`, `${f.jobsRun.fewest}-${f.jobsRun.most}`,
+        ]),
+        ['Settled: every shard led by one pod, each pod leading floor or ceil of shards / pods, as the pods say. Jobs per pod: by the shards each leads; jobs run: distinct jobs each pod ran in the window.'],
+      ),
+      table(`12b. Shards: rebalancing (${k.trials} trial(s) each: the pod leading the most killed, its Leases left to expire; then a new pod joins), and handovers/requests logged`,
+        ['shards', 'pods', 'kill: median / worst', 'join: median / worst', 'rollout', 'kill', 'join', 'steady + quiet', 'ticks twice', 'overlaps'],
+        r.shards.figures.map((f) => [
+          String(f.shards), String(f.pods), `${ms(f.killMs.median)} / ${ms(f.killMs.max)}`, `${ms(f.joinMs.median)} / ${ms(f.joinMs.max)}`,
+          moves(f.moves.rollout), moves(f.moves.kill), moves(f.moves.join), moves({ handovers: f.moves.steady.handovers + f.moves.quiet.handovers, requests: f.moves.steady.requests + f.moves.quiet.requests }),
+          String(f.ticksRunTwice), String(f.overlaps),
+        ]),
+        [`Kill: from the kill until the rest hold floor/ceil (the killed pod led ${r.shards.figures.map((f) => f.killedLed.join('/')).join(', ')} shards). Join: from the new pod's start. Moves as handovers/requests.`],
       ),
     );
   }
