@@ -137,6 +137,15 @@ describe('shards: an election split over the pods (issue 15)', () => {
     assertNoOverlap();
   });
 
+  it('a pod joining many shards short gets its share in several steps, each asked for at once (16 shards, 2 pods then 3)', async () => {
+    const pods = [await pod('pod-a', {}, 16), await pod('pod-b', {}, 16)];
+    await expect.poll(() => spread(pods), { interval: 50 }).toEqual({ 'pod-a': 8, 'pod-b': 8 });
+    const joinedAt = performance.now();
+    pods.push(await pod('pod-c', {}, 16));
+    await expect.poll(() => pods.map((candidate) => candidate.leader.shards().length).sort(), { timeout: 5_000, interval: 50 }).toEqual([5, 5, 6]);
+    console.log(`16 shards: pod-c had its share ${Math.round(performance.now() - joinedAt)} ms after it started`);
+  });
+
   it('a killed pod\'s shards move to the others within one lease duration', async () => {
     const pods = [await pod('pod-a', { ...FAST, releaseOnShutdown: false }), await pod('pod-b', FAST), await pod('pod-c', FAST)];
     await expect.poll(() => spread(pods), { interval: 50 }).toEqual({ 'pod-a': 2, 'pod-b': 2, 'pod-c': 2 });

@@ -29,6 +29,8 @@ export class ShardBalancer {
   private readonly requests: { value: string | undefined; changedAt: number }[];
   private mayTakeBefore: boolean[];
   private lastRequestAt = Number.NEGATIVE_INFINITY;
+  /** How many shards this pod led when it last asked. */
+  private leadingWhenAsked = 0;
   private timer: NodeJS.Timeout | undefined;
   private soon: NodeJS.Timeout | undefined;
   private readonly unsubscribers: (() => void)[] = [];
@@ -108,13 +110,16 @@ export class ShardBalancer {
     this.mayTakeBefore = decision.mayTake;
   }
 
-  /** Asks for one shard of the pod that leads the most, at most once per half lease duration. */
+  /** Asks for one shard of the pod that leads the most. */
   private ask(index: number, from: string): void {
     const now = this.now();
-    if (now - this.lastRequestAt < this.options.leaseDurationMs / 2) return;
-    this.lastRequestAt = now;
-    const seat = this.seats[index];
     const leading = this.seats.filter((other) => other.shardView().leading).length;
+    // Once per half lease duration, unless the last request was met (this pod leads more since):
+    // a pod that joins many shards short may need several steps, each a request.
+    if (now - this.lastRequestAt < this.options.leaseDurationMs / 2 && leading <= this.leadingWhenAsked) return;
+    this.lastRequestAt = now;
+    this.leadingWhenAsked = leading;
+    const seat = this.seats[index];
     this.logger.log(SHARD_REQUESTED(this.election, index, from, leading, this.seats.length));
     seat.annotate({ [SHARD_REQUEST_ANNOTATION]: encodeShardRequest(seat.identity, this.wallNow()) }).catch(() => {
       // Asked again after half a lease duration, if still needed; the write's failure is the
