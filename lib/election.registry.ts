@@ -68,14 +68,10 @@ export class ElectionRegistry {
   electionOfJob(job: GatedJob, ledgerKey: string): string {
     const group = this.shardGroups.get(job.election);
     const pin = job.options.shard;
-    const count = group?.shards.length ?? 1;
-    if (pin !== undefined && (group === undefined || typeof pin !== 'number' || !Number.isSafeInteger(pin) || pin < 0 || pin >= count)) {
-      const unsplit = this.options.shardsNotInForce.find((entry) => entry.election === job.election);
-      // Unsplit only because this backend leads everything here: a pin that would fit is fine.
-      if (unsplit === undefined || typeof pin !== 'number' || !Number.isSafeInteger(pin) || pin < 0 || pin >= unsplit.shards) {
-        throw new LeaderOnlySetupError(SHARD_PIN_INVALID(job.name, job.election, pin, unsplit?.shards ?? count));
-      }
-    }
+    // Unsplit only because this backend leads everything here: a pin that would fit is fine.
+    const count = group?.shards.length ?? this.options.shardsNotInForce.find((entry) => entry.election === job.election)?.shards ?? 1;
+    const pinFits = typeof pin === 'number' && Number.isSafeInteger(pin) && pin >= 0 && pin < count && count > 1;
+    if (pin !== undefined && !pinFits) throw new LeaderOnlySetupError(SHARD_PIN_INVALID(job.name, job.election, pin, count));
     if (group === undefined) return job.election;
     return group.shards[pin ?? shardOfJob(ledgerKey, count)];
   }

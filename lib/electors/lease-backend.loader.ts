@@ -1,5 +1,4 @@
-import { DEFAULT_ELECTION } from '../leader-election.constants.js';
-import type { ResolvedElection } from '../options/resolve-options.js';
+import { optionPrefix, type ResolvedElection } from '../options/resolve-options.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LeaseBackend } from './elector-factory.js';
 
@@ -25,7 +24,7 @@ export async function loadLeaseBackend(elections: readonly ResolvedElection[]): 
       const configured = election.shard?.group ?? election.name;
       let kubeConfig = byOption.get(configured);
       if (kubeConfig === undefined) {
-        kubeConfig = loadKubeConfig(configured === DEFAULT_ELECTION ? '' : `elections.${configured}.`, election.lease.kubeConfig);
+        kubeConfig = loadKubeConfig(optionPrefix(configured), election.lease.kubeConfig);
         byOption.set(configured, kubeConfig);
       }
       return [election.name, kubeConfig] as const;

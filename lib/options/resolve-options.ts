@@ -225,7 +225,7 @@ function splitIntoShards(
       }
       const lease = { ...election.lease, name: `${election.lease.name}-shard-${index}` };
       if (lease.name.length > 253) {
-        throw new LeaderElectionConfigError(`${election.name === DEFAULT_ELECTION ? '' : `elections.${election.name}.`}lease.name`, election.lease.name, `Its shards' Leases are named ${lease.name.replace(/-shard-\d+$/, '')}-shard-<i>, longer than Kubernetes' 253 characters; use a shorter name.`);
+        throw new LeaderElectionConfigError(`${optionPrefix(election.name)}lease.name`, election.lease.name, `Its shards' Leases are named ${election.lease.name}-shard-<i>, longer than Kubernetes' 253 characters; use a shorter name.`);
       }
       split.push({ ...election, name, lease, shard: { group: election.name, index, count } });
       shards.push(name);
@@ -428,6 +428,11 @@ function resolveFastFailover(option: string, value: unknown): { container?: stri
   return container === undefined ? {} : { container };
 }
 
+/** Where an election's options are: `''` for the top-level (default) election, else `elections.<name>.`. */
+export function optionPrefix(election: string): string {
+  return election === DEFAULT_ELECTION ? '' : `elections.${election}.`;
+}
+
 /** Kubernetes sets KUBERNETES_SERVICE_HOST in every container of a pod. */
 function insideKubernetes({ env }: ResolveEnvironment): boolean {
   return Boolean(env.KUBERNETES_SERVICE_HOST);
@@ -441,7 +446,7 @@ function assertDistinctLocks(elections: ResolvedElection[]): void {
     const key = `${election.lease.namespace}/${election.lease.name}`;
     const other = seen.get(key);
     if (other !== undefined) {
-      const option = `${election.shard === undefined ? `elections.${election.name}` : election.shard.group === DEFAULT_ELECTION ? '' : `elections.${election.shard.group}`}${election.shard?.group === DEFAULT_ELECTION ? '' : '.'}lease.name`;
+      const option = `${optionPrefix(election.shard?.group ?? election.name)}lease.name`;
       const shardNote = election.shard !== undefined || other.includes('-shard-') ? ' (an election split into shards uses the Leases <lease.name>-shard-0, -1, ...)' : '';
       throw new LeaderElectionConfigError(option, election.lease.name, `Election '${other}' already uses the Lease ${key}${shardNote}; give each election its own Lease.`);
     }

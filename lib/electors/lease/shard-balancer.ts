@@ -3,7 +3,7 @@ import { monotonicNow } from '../../leadership/monotonic-clock.js';
 import { setSafeTimeout } from '../../leadership/timers.js';
 import { SHARD_REQUESTED } from '../../leader-election.messages.js';
 import { decideShards, type SeenShard, type ShardDecision } from './shard-share.js';
-import { encodeShardRequest, SHARD_REQUEST_ANNOTATION, shardRequester, shardRequestTime, type ShardSeat } from './shard-seat.js';
+import { decodeShardRequest, encodeShardRequest, SHARD_REQUEST_ANNOTATION, type ShardSeat } from './shard-seat.js';
 
 export interface ShardBalancerOptions {
   /** A request counts as fresh for this long after this pod saw it change (its own monotonic clock). */
@@ -25,8 +25,8 @@ export class ShardBalancer {
   private readonly logger = new Logger('LeaderElection');
   private readonly now: () => number;
   private readonly wallNow: () => Date;
-  /** Each shard's request annotation as last seen, and when it changed (monotonic). */
-  private readonly requests: { value: string | undefined; changedAt: number }[];
+  /** Each shard's request annotation as last seen, the pod it names, and when it changed (monotonic). */
+  private readonly requests: { value: string | undefined; requester: string | undefined; changedAt: number }[];
   private mayTakeBefore: boolean[];
   private lastRequestAt = Number.NEGATIVE_INFINITY;
   /** How many shards this pod led when it last asked. */
@@ -43,7 +43,7 @@ export class ShardBalancer {
   ) {
     this.now = options.now ?? monotonicNow;
     this.wallNow = options.wallNow ?? (() => new Date());
-    this.requests = seats.map(() => ({ value: undefined, changedAt: Number.NEGATIVE_INFINITY }));
+    this.requests = seats.map(() => ({ value: undefined, requester: undefined, changedAt: Number.NEGATIVE_INFINITY }));
     this.mayTakeBefore = seats.map(() => true);
     seats.forEach((seat, index) => {
       seat.useShardPolicy(() => this.decide().mayTake[index]);
@@ -69,16 +69,18 @@ export class ShardBalancer {
       const view = seat.shardView();
       const request = this.requests[index];
       if (view.request !== request.value) {
+        // Decoded once per change: decide() runs on every round of every shard.
+        const decoded = decodeShardRequest(view.request);
         request.value = view.request;
+        request.requester = decoded?.pod;
         // A request written more than a lease duration ago (by its own clock) is stale however new
         // it is to this pod: a pod that starts must not take an old, met request for a live one
         // (it would leave the shard free for a lease duration, and count a gone asker as live).
-        const writtenAt = shardRequestTime(view.request);
-        const old = writtenAt !== undefined && this.wallNow().getTime() - writtenAt > this.options.leaseDurationMs;
+        const old = decoded?.atMs !== undefined && this.wallNow().getTime() - decoded.atMs > this.options.leaseDurationMs;
         request.changedAt = old ? Number.NEGATIVE_INFINITY : now;
       }
       const fresh = now - request.changedAt < this.options.leaseDurationMs;
-      return { holder: view.holder, leading: view.leading, requester: fresh ? shardRequester(view.request) : undefined };
+      return { holder: view.holder, leading: view.leading, requester: fresh ? request.requester : undefined };
     });
     return decideShards(this.seats[0].identity, seen);
   }

@@ -34,26 +34,17 @@ export function encodeShardRequest(pod: string, at: Date): string {
   return JSON.stringify({ pod, at: at.toISOString() });
 }
 
-/** The pod a request annotation names, or undefined for anything else (written by hand, or garbled). */
-export function shardRequester(value: string | undefined): string | undefined {
+/** A request annotation's pod and the time it says it was written, or undefined for anything else (written by hand, or garbled). */
+export function decodeShardRequest(value: string | undefined): { pod: string; atMs: number | undefined } | undefined {
   if (value === undefined) return undefined;
+  let parsed: { pod?: unknown; at?: unknown } | null;
   try {
-    const parsed: unknown = JSON.parse(value);
-    const pod = (parsed as { pod?: unknown } | null)?.pod;
-    return typeof pod === 'string' && pod !== '' ? pod : undefined;
+    parsed = JSON.parse(value) as { pod?: unknown; at?: unknown } | null;
   } catch {
     return undefined;
   }
-}
-
-/** When a request annotation says it was written (ms since the epoch), or undefined. */
-export function shardRequestTime(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  try {
-    const at = (JSON.parse(value) as { at?: unknown } | null)?.at;
-    const time = typeof at === 'string' ? Date.parse(at) : Number.NaN;
-    return Number.isFinite(time) ? time : undefined;
-  } catch {
-    return undefined;
-  }
+  const pod = parsed?.pod;
+  if (typeof pod !== 'string' || pod === '') return undefined;
+  const atMs = typeof parsed?.at === 'string' ? Date.parse(parsed.at) : Number.NaN;
+  return { pod, atMs: Number.isFinite(atMs) ? atMs : undefined };
 }
