@@ -33,6 +33,6 @@ export async function loadLeaseBackend(elections: readonly ResolvedElection[]): 
   return {
     kubeConfigs,
     createElector: (state, lease, kubeConfig, jobs) => LeaseElector.create(state, lease, kubeConfig, jobs),
-    balanceShards: (election, electors, lease) => new ShardBalancer(election, electors as InstanceType<typeof LeaseElector>[], lease),
+    balanceShards: (election, electors, lease) => new ShardBalancer(election, (electors as InstanceType<typeof LeaseElector>[]).map((elector) => elector.seat), lease),
   };
 }

@@ -16,6 +16,11 @@ import {
   SIDECAR_DEFAULTS,
 } from '../leader-election.constants.js';
 import { resolveSidecarApi, type ResolvedSidecarApi } from './resolve-sidecar-api.js';
+import { resolveShards, splitIntoShards, type ResolvedShard, type ResolvedShardGroup, type ShardsNotInForce } from './resolve-shards.js';
+import { optionPrefix } from './option-path.js';
+
+export { MAX_SHARDS, shardElectionName, type ResolvedShard, type ResolvedShardGroup } from './resolve-shards.js';
+export { optionPrefix } from './option-path.js';
 
 export const SERVICE_ACCOUNT_NAMESPACE_FILE =
   '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
@@ -38,29 +43,6 @@ export interface ResolvedLease {
   kubeConfig?: KubeConfig;
   /** Fast failover (watch the holder's pod): on, with the container this process runs in if named. */
   fastFailover?: { container?: string };
-}
-
-/** One shard of an election split by its `shards` option: an election of its own, on its own Lease. */
-export interface ResolvedShard {
-  /** The election the user configured (its jobs name it). */
-  group: string;
-  index: number;
-  count: number;
-}
-
-/** An election split into shards, and the names of the elections its shards are. */
-export interface ResolvedShardGroup {
-  name: string;
-  /** `<name>-shard-<i>`, by index. */
-  shards: readonly string[];
-}
-
-/** The most shards an election may have: each is a Lease renewed every retry period, and a watch per pod. */
-export const MAX_SHARDS = 64;
-
-/** The election of one shard (see ResolvedShard). */
-export function shardElectionName(group: string, index: number): string {
-  return `${group}-shard-${index}`;
 }
 
 interface ResolvedElectionBase {
@@ -101,7 +83,7 @@ export interface ResolvedOptions {
    * Elections with `shards` that run unsplit, since their backend ('auto' outside Kubernetes, or
    * 'standalone') leads every job in this one process: for the warning at start.
    */
-  shardsNotInForce: readonly { election: string; shards: number; backend: string }[];
+  shardsNotInForce: ShardsNotInForce;
   /** Set when `serveSidecarApi` asks for the drop-in answer of the leader-elector sidecar. */
   sidecarApi?: ResolvedSidecarApi;
 }
@@ -181,58 +163,6 @@ export function resolveOptions(
   const sidecarApi = resolveSidecarApi(options.serveSidecarApi, split);
   const observability = resolveObservability(options);
   return { identity, observability, insideKubernetes: insideKubernetes(environment), drainTimeoutMs, elections: split, shardGroups, shardsNotInForce, ...(sidecarApi && { sidecarApi }) };
-}
-
-function resolveShards(prefix: string, options: ElectionOptions): { count: number; backend: string | undefined } {
-  const count = options.shards ?? 1;
-  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1 || count > MAX_SHARDS) {
-    throw new LeaderElectionConfigError(`${prefix}shards`, count, `Use a whole number from 1 (not split) to ${MAX_SHARDS}: each shard is a Lease renewed every retry period and watched by every pod; a few per replica is plenty.`);
-  }
-  if (count > 1 && options.backend === 'sidecar') {
-    throw new LeaderElectionConfigError(`${prefix}shards`, count, 'The sidecar backend has one leader for everything; shards need the lease backend (backend: \'lease\', or \'auto\' inside Kubernetes).');
-  }
-  return { count, backend: options.backend };
-}
-
-/**
- * Each Lease election with `shards` > 1 becomes that many elections, `<name>-shard-<i>` on the
- * Leases `<lease.name>-shard-<i>`: everything an election promises then holds per shard as it is.
- */
-function splitIntoShards(
-  elections: ResolvedElection[],
-  shardCounts: ReadonlyMap<string, { count: number }>,
-): { split: ResolvedElection[]; shardGroups: ResolvedShardGroup[]; shardsNotInForce: ResolvedOptions['shardsNotInForce'] } {
-  const split: ResolvedElection[] = [];
-  const shardGroups: ResolvedShardGroup[] = [];
-  const shardsNotInForce: { election: string; shards: number; backend: string }[] = [];
-  const names = new Set(elections.map((election) => election.name));
-  for (const election of elections) {
-    const { count } = shardCounts.get(election.name)!;
-    if (count === 1) {
-      split.push(election);
-      continue;
-    }
-    if (election.backend !== 'lease') {
-      shardsNotInForce.push({ election: election.name, shards: count, backend: election.backend });
-      split.push(election);
-      continue;
-    }
-    const shards: string[] = [];
-    for (let index = 0; index < count; index++) {
-      const name = shardElectionName(election.name, index);
-      if (names.has(name)) {
-        throw new LeaderElectionConfigError(`elections.${name}`, name, `Election '${election.name}' is split into ${count} shards named ${shardElectionName(election.name, 0)} to ${shardElectionName(election.name, count - 1)}; give this election another name.`);
-      }
-      const lease = { ...election.lease, name: `${election.lease.name}-shard-${index}` };
-      if (lease.name.length > 253) {
-        throw new LeaderElectionConfigError(`${optionPrefix(election.name)}lease.name`, election.lease.name, `Its shards' Leases are named ${election.lease.name}-shard-<i>, longer than Kubernetes' 253 characters; use a shorter name.`);
-      }
-      split.push({ ...election, name, lease, shard: { group: election.name, index, count } });
-      shards.push(name);
-    }
-    shardGroups.push({ name: election.name, shards });
-  }
-  return { split, shardGroups, shardsNotInForce };
 }
 
 function resolveObservability(options: LeaderElectionModuleOptions): ResolvedObservability {
@@ -426,11 +356,6 @@ function resolveFastFailover(option: string, value: unknown): { container?: stri
     throw new LeaderElectionConfigError(`${option}.container`, container, 'Name the container this app runs in, as the pod spec names it (a DNS-1123 label), or leave it out for a pod with one container.');
   }
   return container === undefined ? {} : { container };
-}
-
-/** Where an election's options are: `''` for the top-level (default) election, else `elections.<name>.`. */
-export function optionPrefix(election: string): string {
-  return election === DEFAULT_ELECTION ? '' : `elections.${election}.`;
 }
 
 /** Kubernetes sets KUBERNETES_SERVICE_HOST in every container of a pod. */

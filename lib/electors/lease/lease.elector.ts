@@ -21,8 +21,7 @@ import { LeaseLock } from './resourcelock/lease-lock.js';
 import type { LeaseEventType } from './resourcelock/lease-watch.js';
 import { WriteLane } from './write-lane.js';
 import { PendingWrites, type PendingWritesContext } from './pending-writes.js';
-import type { AnnotationEdits } from './lease-control.js';
-import { SHARD_REQUEST_ANNOTATION, type ShardSeat, type ShardView } from './shard-seat.js';
+import { LeaseShardSeat } from './lease-shard-seat.js';
 
 export type { ElectorClock, StepOutcome } from './lease-rounds.js';
 
@@ -76,7 +75,7 @@ const NO_JOBS: ElectionJobs = { drain: async () => true };
  * happens, and a round sends at most three requests (a write, a read, a write); the watch is
  * opened at most once per retry period. Every timer delay is clamped (see timers.ts).
  */
-export class LeaseElector implements LeaderElector, ShardSeat {
+export class LeaseElector implements LeaderElector {
   private readonly logger = new Logger('LeaderElection');
   /** This process's incarnation: written with every record it writes. */
   readonly incarnation = randomUUID();
@@ -98,9 +97,8 @@ export class LeaseElector implements LeaderElector, ShardSeat {
   /** The watch showed the holder releasing the Lease: the next round need not wait its spacing. */
   private releaseSeen = false;
   private stepping: Promise<void> | undefined;
-  /** One shard of a split election: whether this pod may take the Lease when free (shard-balancer.ts). */
-  private mayTakeShard: (() => boolean) | undefined;
-  private readonly observedListeners = new Set<() => void>();
+  /** This election as one shard of a split one, for its balancer (shard-balancer.ts). */
+  readonly seat: LeaseShardSeat;
 
   constructor(
     private readonly state: ElectionState,
@@ -150,9 +148,9 @@ export class LeaseElector implements LeaderElector, ShardSeat {
       containerAnnotation: (record) => this.fastFailover?.containerAnnotation(record) ?? null,
       observed: () => {
         this.fastFailover?.observed();
-        for (const listener of [...this.observedListeners]) listener();
+        this.seat.observed();
       },
-      mayTakeFree: () => this.mayTakeShard?.() ?? true,
+      mayTakeFree: () => this.seat.mayTake?.() ?? true,
       preferredHolderNamed: (preferred) => this.releases.handOver(preferred),
       get rounds() {
         return rounds;
@@ -178,6 +176,7 @@ export class LeaseElector implements LeaderElector, ShardSeat {
       ? undefined
       : new FastFailover({ state, options, lock, observation: this.observation, incarnation: this.incarnation, isOurs: () => this.rounds.isOurs(), replan: () => this.replan() });
     state.useLedger(new LeaseClaims(context));
+    this.seat = new LeaseShardSeat({ identity: state.identity, rounds, observation: this.observation, releases: this.releases, control, replan: () => this.replan() });
     state.useControl(control);
   }
 
@@ -264,44 +263,6 @@ export class LeaseElector implements LeaderElector, ShardSeat {
     };
   }
 
-  /** One shard of a split election: this shard as this pod sees it (see ShardSeat). */
-  shardView(): ShardView {
-    const { rounds, observation } = this;
-    const free = observation.lease === null || observation.isFree();
-    return {
-      holder: rounds.holding ? this.identity : free ? null : observation.holder,
-      leading: rounds.holding && !rounds.handingOver && !rounds.stopped,
-      campaigning: rounds.campaigning && !rounds.stopped,
-      request: observation.lease?.metadata?.annotations?.[SHARD_REQUEST_ANNOTATION],
-    };
-  }
-
-  /** The balancer of the split election decides whether this pod may take this shard when free. */
-  useShardPolicy(mayTake: () => boolean): void {
-    this.mayTakeShard = mayTake;
-  }
-
-  /** Called after every Lease this elector takes in (read, written or watched). */
-  onObserved(listener: () => void): () => void {
-    this.observedListeners.add(listener);
-    return () => this.observedListeners.delete(listener);
-  }
-
-  /** Hands this shard over: step down, release once its running jobs have finished. */
-  handOverShard(why: string): void {
-    this.releases.handOverShard(why);
-  }
-
-  /** Sets or removes annotations of this shard's Lease with a conditional write (a shard request). */
-  annotate(edits: AnnotationEdits): Promise<void> {
-    return this.control.annotate(edits);
-  }
-
-  /** What this pod may take has changed: plan the next round anew. */
-  reconsider(): void {
-    this.replan();
-  }
-
   /**
    * One round of client-go's tryAcquireOrRenew (see LeaseRounds.round()), reported to the
    * observability events with its outcome, duration and whether it took client-go's slow path.
@@ -373,7 +334,7 @@ export class LeaseElector implements LeaderElector, ShardSeat {
     if (observation.strategy !== undefined) return this.watch.healthy ? Number.POSITIVE_INFINITY : retry;
     // A shard this pod may not take now (its share is full, or another pod asked for it): only
     // watch it; the balancer re-plans when that changes (reconsider()).
-    if (this.mayTakeShard?.() === false && !rounds.isOurs()) return this.watch.healthy ? Number.POSITIVE_INFINITY : retry;
+    if (this.seat.mayTake?.() === false && !rounds.isOurs()) return this.watch.healthy ? Number.POSITIVE_INFINITY : retry;
     // Lightly spread the candidates that wake for the same expiry or release, so the conflicts
     // they cause each other stay few, without delaying the takeover noticeably.
     const untilFree = this.untilExpiry(now) + this.acquireJitter();
