@@ -27,7 +27,12 @@ export class ShardBalancer {
   private readonly wallNow: () => Date;
   /** Each shard's request annotation as last seen, the pod it names, and when it changed (monotonic). */
   private readonly requests: { value: string | undefined; requester: string | undefined; changedAt: number }[];
-  private mayTakeBefore: boolean[];
+  /**
+   * What each shard's elector was last told when it asked (on its own schedule: every watch event
+   * and round). One told "no" only watches its Lease, and must be told when the answer turns yes:
+   * a free shard gets no watch event of its own (a deleted Lease, an expiry).
+   */
+  private readonly lastAnswer: (boolean | undefined)[];
   private lastRequestAt = Number.NEGATIVE_INFINITY;
   /** How many shards this pod led when it last asked. */
   private leadingWhenAsked = 0;
@@ -44,9 +49,9 @@ export class ShardBalancer {
     this.now = options.now ?? monotonicNow;
     this.wallNow = options.wallNow ?? (() => new Date());
     this.requests = seats.map(() => ({ value: undefined, requester: undefined, changedAt: Number.NEGATIVE_INFINITY }));
-    this.mayTakeBefore = seats.map(() => true);
+    this.lastAnswer = seats.map(() => undefined);
     seats.forEach((seat, index) => {
-      seat.useShardPolicy(() => this.decide().mayTake[index]);
+      seat.useShardPolicy(() => (this.lastAnswer[index] = this.decide().mayTake[index]));
       this.unsubscribers.push(seat.onObserved(() => this.evaluateSoon()));
     });
   }
@@ -106,10 +111,13 @@ export class ShardBalancer {
     for (const { index, why } of decision.handOver) this.seats[index].handOverShard(why);
     if (decision.request !== null) this.ask(decision.request.index, decision.request.from);
     decision.mayTake.forEach((may, index) => {
-      // A shard this pod may take now and could not before: its elector plans a round at once.
-      if (may && !this.mayTakeBefore[index]) this.seats[index].reconsider();
+      // A shard this pod may take now whose elector was last told it may not: it plans a round at
+      // once (and asks again, which records the new answer).
+      if (may && this.lastAnswer[index] === false) {
+        this.lastAnswer[index] = undefined;
+        this.seats[index].reconsider();
+      }
     });
-    this.mayTakeBefore = decision.mayTake;
   }
 
   /** Asks for one shard of the pod that leads the most. */
