@@ -144,6 +144,20 @@ export const TICK_INTERRUPTED = (job: string, fireTime: Date, term: number, acti
       ? `not running it again: it is older than startingDeadlineMs.`
       : `not running it again (interruptedRun: 'skip', at most once, the default).`);
 
+export const WINDOW_INTERRUPTED = (job: string, fireTimes: readonly Date[], truncated: boolean, term: number, action: string) => {
+  const one = fireTimes.length === 1 && !truncated;
+  const [them, they] = one ? ['it', 'it is'] : ['them', 'they are'];
+  return (
+    `${job}: the tick${one ? '' : 's'} of ${fireTimes.map((time) => time.toISOString()).join(', ')}${truncated ? ' and more' : ''} ` +
+    `${one ? 'was' : 'were'} claimed ahead in term ${term}, whose leader stopped before recording whether ${one ? 'it' : 'they'} ran; ` +
+    (action === 'rerun'
+      ? `running ${them} again (interruptedRun: 'rerun', at least once).`
+      : action === 'dropped'
+        ? `not running ${them} again: ${they} older than startingDeadlineMs.`
+        : `not running ${them} again (interruptedRun: 'skip', at most once, the default).`)
+  );
+};
+
 export const DRAIN_TIMED_OUT = (running: Record<string, number>, timeoutMs: number) =>
   `Shutdown: leader-only job(s) still running after ${timeoutMs} ms (` +
   Object.entries(running).map(([election, count]) => `${count} in election '${election}'`).join(', ') +

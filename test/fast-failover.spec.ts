@@ -143,7 +143,8 @@ describe('fast failover: taking over from a crashed process as soon as its pod p
     cluster.server.pods.restartContainer('default', 'pod-a');
     await cluster.timeline.until(() => b.leader.isLeader());
     expect(Date.now()).toBeLessThan(died.expiresAt - 5_000);
-    await cluster.logger.waitFor('warn', 'whose leader stopped before recording that it finished');
+    // One tick claimed alone, or claimed ahead with the next ones (a window): either is reported.
+    await cluster.logger.waitFor('warn', 'whose leader stopped before recording');
     await expect.poll(() => runs.filter((run) => run.pod === 'pod-b').length).toBeGreaterThan(reruns);
     const again = runs.filter((run) => run.pod === 'pod-b' && run.scheduledAt === interrupted);
     expect(again).toHaveLength(reruns);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ClusterLeaderService, currentLeaderJob, LeaderOnly, type LeaseOptions } from '../lib/index.js';
+import { interruptedTicks } from './support/interrupted-ticks.js';
 import { LeaseCandidates, quietWindow, type LeaseCandidate } from './support/lease-candidates.js';
 import { LeadershipTimeline } from './support/leadership-timeline.js';
 
@@ -229,9 +230,10 @@ describe('shards: an election split over the pods (issue 15)', () => {
       const jobs = ['report-0', 'report-1', 'report-2', 'report-3', 'report-4', 'report-5', 'pinned'];
       // A tick claimed in the Lease whose run the killed pod never recorded is reported as
       // interrupted and, with interruptedRun 'skip', not run again (at most once): not lost.
-      const interrupted = cluster.logger.messages('warn', 'whose leader stopped before recording').map((line) => {
-        const [, name, time] = /^Reports\.(\w+): the tick of (\S+) was claimed/.exec(line)!;
-        return `${name === 'pinned' ? 'pinned' : `report-${name.slice(1)}`}@${Date.parse(time)}`;
+      const interrupted = cluster.logger.messages('warn', 'whose leader stopped before recording').flatMap((line) => {
+        const { job, fireTimes } = interruptedTicks(line)!;
+        const name = job.replace(/^Reports\./, '');
+        return fireTimes.map((time) => `${name === 'pinned' ? 'pinned' : `report-${name.slice(1)}`}@${time}`);
       });
       for (const job of jobs) {
         const times = runs.filter((run) => run.job === job).map((run) => run.scheduledAt);

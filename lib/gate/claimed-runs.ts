@@ -2,10 +2,17 @@ import { Logger } from '@nestjs/common';
 import type { LeaderJobContext } from '../interfaces/leader-job-context.interface.js';
 import type { ElectionState } from '../leadership/election-state.js';
 import type { ElectionEvents, JobRunLedger } from '../leadership/election-events.js';
-import { TICKS_DROPPED, TICK_INTERRUPTED } from '../leader-election.messages.js';
+import { TICKS_DROPPED, TICK_INTERRUPTED, WINDOW_INTERRUPTED } from '../leader-election.messages.js';
 import { isLaterEntry, type LedgerEntry } from '../ledger/ledger-record.js';
 import { planMisfires, type MisfirePlan, type PlannedRun, type PlanTrigger } from '../ledger/misfire-plan.js';
+import type { ClaimAhead } from '../ledger/tick-ledger.interface.js';
 import type { RegisteredJob } from './gated-job.js';
+
+/**
+ * How far back from the horizon a window's end is looked for: a bound on the search. A fire time
+ * inside the horizon is always found (it is far shorter); none found means none to claim ahead.
+ */
+const AHEAD_LOOK_BACK_MS = 10 * 60_000;
 
 /** What the gate lends ClaimedRuns: its running counts, and a run of the method. */
 export interface GateHooks {
@@ -116,7 +123,7 @@ export class ClaimedRuns {
       // Leadership ended (or moved to another term): the rest are the next leader's to judge.
       if (state.currentJobContext() !== context) return false;
       const notAfterMs = policy.startingDeadlineMs === undefined ? Number.POSITIVE_INFINITY : run.scheduledAt + policy.startingDeadlineMs;
-      const claimed = await ledger.claim(policy.ledgerKey, { fireTime: run.fireTime, state: 'claimed', term }, notAfterMs);
+      const claimed = await ledger.claim(policy.ledgerKey, { fireTime: run.fireTime, state: 'claimed', term }, notAfterMs, this.ahead(entry, state));
       if (!claimed || state.currentJobContext() !== context) {
         if (index === 0) {
           entry.counters.skipped++;
@@ -146,6 +153,21 @@ export class ClaimedRuns {
     return true;
   }
 
+  /**
+   * How far a @Cron() job may be claimed ahead (see claim-windows.ts): up to its last fire time
+   * before the window's end, while its cron runs and it is not paused. @Interval() ticks have no
+   * fire times to claim ahead: each claims its own.
+   */
+  private ahead(entry: RegisteredJob, state: ElectionState): ClaimAhead | undefined {
+    const { fireTimes, policy } = entry;
+    if (fireTimes === undefined || policy.schedule.kind !== 'cron') return undefined;
+    const schedule = policy.schedule;
+    return (untilMs) => {
+      if (schedule.disabled || entry.scheduled?.() === false || state.control?.pauseOf(policy.ledgerKey) !== undefined) return undefined;
+      return fireTimes.previous(untilMs + 1, untilMs - AHEAD_LOOK_BACK_MS);
+    };
+  }
+
   /** The ledger's entry, or the last fire time a plan of this term has taken on, if later. */
   private plannedEntry(entry: RegisteredJob, stored: LedgerEntry | undefined, term: number): LedgerEntry | undefined {
     const planned = entry.planned;
@@ -164,7 +186,12 @@ export class ClaimedRuns {
     }
     const interrupted = plan.interrupted;
     if (interrupted !== undefined && this.once(`interrupted:${job}:${interrupted.fireTime}:${interrupted.term}`)) {
-      this.logger.warn(TICK_INTERRUPTED(job, new Date(interrupted.fireTime), interrupted.term, interrupted.action));
+      const { window } = interrupted;
+      this.logger.warn(
+        window === undefined
+          ? TICK_INTERRUPTED(job, new Date(interrupted.fireTime), interrupted.term, interrupted.action)
+          : WINDOW_INTERRUPTED(job, window.fireTimes.map((time) => new Date(time)), window.truncated, interrupted.term, interrupted.action),
+      );
     }
   }
 

@@ -9,6 +9,13 @@
  * "c" (claimed: running, or its leader died before recording the end), "s" (succeeded) or
  * "f" (failed).
  *
+ * A claim made ahead (a window, see claim-windows.ts) adds a fourth member, [after, term]: the
+ * entry then claims every fire time in (after, fireTime] for its term, not only fireTime, and
+ * says that every one up to `after` is settled. The member repeats the term so that a copy an
+ * older version carried over onto an entry of another term (it keeps members it does not know)
+ * is recognised as stale and ignored. An older reader takes such an entry for a claim of its
+ * last fire time: it never runs a claimed fire time, it only reports fewer as interrupted.
+ *
  * Changing the format: a reader keeps every field it does not know (top-level fields, and tuple
  * members after the third) and writes them back as they were, so an older pod never erases what a
  * newer one added. A change that older readers would misread must raise `v`; a newer format that
@@ -37,7 +44,13 @@ export interface LedgerEntry {
   readonly state: TickState;
   /** The term (the Lease's `leaseTransitions`, the fencing token) of the leader that claimed it. */
   readonly term: number;
-  /** Tuple members after the third, added by a newer format: written back as they were. */
+  /**
+   * A window claimed ahead (state "claimed" only): the term claims every fire time in
+   * (claimedAfter, fireTime], and every one up to claimedAfter is settled. Undefined: the entry
+   * claims its fire time alone.
+   */
+  readonly claimedAfter?: number;
+  /** Tuple members this version does not know (after the third, or after the window): written back as they were. */
   readonly extra?: readonly unknown[];
 }
 
@@ -99,7 +112,15 @@ const STATE_RANK: Record<TickState, number> = { claimed: 0, succeeded: 1, failed
 export function isLaterEntry(a: LedgerEntry, b: LedgerEntry): boolean {
   if (a.fireTime !== b.fireTime) return a.fireTime > b.fireTime;
   if (a.term !== b.term) return a.term > b.term;
-  return STATE_RANK[a.state] > STATE_RANK[b.state];
+  if (a.state !== b.state) return STATE_RANK[a.state] > STATE_RANK[b.state];
+  // One window of one term, later in its progress: more of it settled.
+  return settledUpTo(a) > settledUpTo(b);
+}
+
+/** The latest fire time the entry says is settled: all up to it ran, or will never run. */
+export function settledUpTo(entry: LedgerEntry): number {
+  if (entry.state !== 'claimed') return entry.fireTime;
+  return entry.claimedAfter ?? entry.fireTime - 1;
 }
 
 /**
@@ -140,7 +161,8 @@ function entrySize(key: string, entry: LedgerEntry): number {
 
 function tuple(entry: LedgerEntry): unknown[] {
   const tuple: unknown[] = [entry.fireTime, STATE_CODES[entry.state], entry.term];
-  return entry.extra === undefined ? tuple : tuple.concat(entry.extra);
+  const window = entry.state === 'claimed' && entry.claimedAfter !== undefined ? [entry.claimedAfter, entry.term] : null;
+  return [...tuple, ...(window === null ? [] : [window]), ...(entry.extra ?? [])];
 }
 
 function serialise(entries: ReadonlyMap<string, LedgerEntry>, { version, writableFrom, unknownFields }: LedgerDocument): string {
@@ -196,11 +218,27 @@ export function decodeLedger(value: string | undefined | null): DecodedLedger {
       problems.push(`dropped the entry of ${JSON.stringify(key.slice(0, MAX_LEDGER_KEY_LENGTH))}: ${problem}`);
       continue;
     }
-    const [fireTime, code, term, ...extra] = raw as [number, string, number, ...unknown[]];
-    const entry: LedgerEntry = { fireTime, state: STATES_BY_CODE[code] as TickState, term };
+    const [fireTime, code, term, window, ...afterWindow] = raw as [number, string, number, unknown, ...unknown[]];
+    const state = STATES_BY_CODE[code] as TickState;
+    const claimedAfter = windowStart(window, state, fireTime, term);
+    // Members this version does not know are kept: all after the third, or after the window.
+    const extra = claimedAfter !== undefined ? afterWindow : (raw as unknown[]).slice(3);
+    const entry: LedgerEntry = { fireTime, state, term, ...(claimedAfter !== undefined && { claimedAfter }) };
     ledger.set(key, extra.length === 0 ? entry : { ...entry, extra });
   }
   return { ledger, problems, readOnly: false, document, ...(newerVersion !== undefined && { newerVersion }) };
+}
+
+/**
+ * The start of a window claimed ahead, from the fourth member: [after, term] of this very term,
+ * before the fire time, on a claimed entry. Anything else is no window (null, absent, or a copy an
+ * older version carried over from another term's entry).
+ */
+function windowStart(window: unknown, state: TickState, fireTime: number, term: number): number | undefined {
+  if (state !== 'claimed' || !Array.isArray(window) || window.length !== 2) return undefined;
+  const [after, windowTerm] = window as unknown[];
+  if (windowTerm !== term || typeof after !== 'number' || !Number.isSafeInteger(after) || after < 0 || after >= fireTime) return undefined;
+  return after;
 }
 
 function entryProblem(key: string, raw: unknown): string | undefined {

@@ -1,6 +1,6 @@
 import { DEFAULT_LOOK_BACK_MS, type CronFireTimes } from './fire-times.js';
 import type { JobPolicy } from './job-policy.js';
-import type { LedgerEntry } from './ledger-record.js';
+import { settledUpTo, type LedgerEntry } from './ledger-record.js';
 
 /** How many dropped fire times a plan lists (for the log); beyond, it says there were more. */
 export const MAX_LISTED_FIRE_TIMES = 10;
@@ -98,7 +98,20 @@ export interface MisfirePlan {
    * The ledger's last claim was never completed (its leader died), and what this plan does with
    * it. Every plan reports it until a new claim replaces the entry: log it once per (fireTime, term).
    */
-  readonly interrupted: { readonly fireTime: number; readonly term: number; readonly action: 'rerun' | 'skipped' | 'dropped' } | undefined;
+  readonly interrupted: Interruption | undefined;
+}
+
+/** A claim whose leader died before recording that it ended: one fire time, or a window's. */
+export interface Interruption {
+  /** The first fire time it claimed (the only one, unless it was a window claimed ahead). */
+  readonly fireTime: number;
+  readonly term: number;
+  readonly action: 'rerun' | 'skipped' | 'dropped';
+  /**
+   * A window claimed ahead (see claim-windows.ts): every fire time it claimed that may or may not
+   * have run, oldest first (at most MAX_LISTED_FIRE_TIMES), and whether more were left out.
+   */
+  readonly window?: { readonly fireTimes: readonly number[]; readonly truncated: boolean };
 }
 
 /**
@@ -109,8 +122,10 @@ export interface MisfirePlan {
  *  2. A tick at or before the ledger's last claimed fire time never runs, whatever this pod's
  *     clock says (clock skew at a handover, a tick the previous leader already claimed).
  *  3. An entry still `claimed` that is not running here was interrupted: rerun it (at least once,
- *     unless older than the starting deadline) or log it (at most once, the default). A claim that
- *     provably never ran (its term released the Lease with it still open) is a missed fire time.
+ *     unless older than the starting deadline) or log it (at most once, the default). A window
+ *     claimed ahead is so for each of its fire times up to now. A claim that provably never ran
+ *     (its term released the Lease with it still open) is a missed fire time, and so is each fire
+ *     time of such a window after what it settled.
  *  4. Fire times between the last claim and this tick (or now, for a new leader) were missed:
  *     skipped and logged, run once for all, or run each (the `maxMissedRuns` most recent within
  *     the starting deadline); older ones are dropped and logged.
@@ -135,8 +150,11 @@ function planCron(original: MisfirePlanInput, fireTimes: CronFireTimes): Misfire
   const cutoff = policy.startingDeadlineMs === undefined ? Number.NEGATIVE_INFINITY : nowMs - policy.startingDeadlineMs;
   const runs: PlannedRun[] = [];
   const dropped: DroppedFireTimes[] = [];
-  // Before the already-claimed check: the tick a dead leader claimed is the one to rerun.
-  const interrupted = interruption(input, cutoff, runs);
+  // Before the already-claimed check: the tick a dead leader claimed is the one to rerun; a
+  // window's, each one due by now (a later one runs as its tick comes).
+  const due = fireTime ?? nowMs;
+  const interrupted = interruption(input, cutoff, runs, (after, end, rerun) =>
+    fireTimes.between(after, rerun ? Math.min(end, due) : end, rerun ? Math.max(policy.maxMissedRuns, 1) : MAX_LISTED_FIRE_TIMES));
   if (fireTime !== undefined && entry !== undefined && fireTime <= entry.fireTime) {
     return plan(fireTime, runs, 'alreadyClaimed', dropped, interrupted);
   }
@@ -220,19 +238,35 @@ export function intervalJitterMs(intervalMs: number): number {
   return Math.min(1_000, Math.ceil(intervalMs / 10));
 }
 
-function interruption(input: MisfirePlanInput, cutoff: number, runs: PlannedRun[]): MisfirePlan['interrupted'] {
+/** The fire times in (after, end] of a window, for a rerun (the most it may rerun) or a report. */
+type WindowFireTimes = (after: number, end: number, rerun: boolean) => { fireTimes: number[]; truncated: boolean };
+
+function interruption(input: MisfirePlanInput, cutoff: number, runs: PlannedRun[], inWindow?: WindowFireTimes): Interruption | undefined {
   const { entry, runningHere, policy } = input;
   if (entry === undefined || entry.state !== 'claimed' || runningHere) return undefined;
-  const { fireTime, term } = entry;
-  if (policy.interruptedRun !== 'rerun') return { fireTime, term, action: 'skipped' };
-  if (fireTime < cutoff) return { fireTime, term, action: 'dropped' };
-  runs.push(run(fireTime, 'rerun'));
-  return { fireTime, term, action: 'rerun' };
+  const { term } = entry;
+  const rerun = policy.interruptedRun === 'rerun';
+  const window = entry.claimedAfter !== undefined && inWindow !== undefined;
+  const claimed = window ? inWindow(entry.claimedAfter!, entry.fireTime, rerun) : { fireTimes: [entry.fireTime], truncated: false };
+  if (claimed.fireTimes.length === 0) return undefined;
+  const report = (action: Interruption['action']): Interruption => ({
+    fireTime: claimed.fireTimes[0] as number,
+    term,
+    action,
+    ...(window && {
+      window: { fireTimes: claimed.fireTimes.slice(0, MAX_LISTED_FIRE_TIMES), truncated: claimed.truncated || claimed.fireTimes.length > MAX_LISTED_FIRE_TIMES },
+    }),
+  });
+  if (!rerun) return report('skipped');
+  const live = claimed.fireTimes.filter((claimedFireTime) => claimedFireTime >= cutoff);
+  if (live.length === 0) return report('dropped');
+  for (const claimedFireTime of live) runs.push(run(claimedFireTime, 'rerun'));
+  return report('rerun');
 }
 
-/** The entry as if its claim had not been made: its fire time is then one of the missed ones. */
+/** The entry as if its claim had not been made: its fire times (a window's) are then missed ones. */
 function asMissed(input: MisfirePlanInput, entry: LedgerEntry): MisfirePlanInput {
-  return { ...input, entry: { fireTime: entry.fireTime - 1, state: 'succeeded', term: entry.term } };
+  return { ...input, entry: { fireTime: settledUpTo(entry), state: 'succeeded', term: entry.term } };
 }
 
 function run(fireTime: number, kind: RunKind, covers: readonly number[] = [], coversTruncated = false): PlannedRun {

@@ -1,6 +1,12 @@
 import type { LedgerEntry } from './ledger-record.js';
 
 /**
+ * The last fire time at or before `untilMs` (wall-clock ms) of a job that may claim ahead now;
+ * undefined when it may not (paused, its cron switched off or stopped) or has none.
+ */
+export type ClaimAhead = (untilMs: number) => number | undefined;
+
+/**
  * The job ledger of one election, as the gate uses it. The Lease backend keeps it in its Lease,
  * written by the leader with the same conditional PUT that renews the Lease; other backends have
  * no storage to keep one in, and their jobs do not claim ticks.
@@ -26,9 +32,11 @@ export interface TickLedger {
    * process's current term `entry.term`, which is still running: then, and only then, may the
    * tick run. A write that fails leaves the claim for the next one of the term (a retry period,
    * or the server's Retry-After, later); the term ending, shutdown, or `notAfterMs` (wall-clock
-   * ms) passing before any write carried it, resolves false.
+   * ms) passing before any write carried it, resolves false. With `ahead`, the term's writes
+   * from then on claim the job's fire times a little ahead, and a claim inside that window
+   * resolves true at once, without a write.
    */
-  claim(key: string, entry: LedgerEntry, notAfterMs?: number): Promise<boolean>;
+  claim(key: string, entry: LedgerEntry, notAfterMs?: number, ahead?: ClaimAhead): Promise<boolean>;
   /** Records how a claimed run ended; written with the next write, never over a later entry. */
   complete(key: string, entry: LedgerEntry): void;
   /**

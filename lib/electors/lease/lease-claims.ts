@@ -1,5 +1,5 @@
 import type { LedgerEntry } from '../../ledger/ledger-record.js';
-import type { TickLedger } from '../../ledger/tick-ledger.interface.js';
+import type { ClaimAhead, TickLedger } from '../../ledger/tick-ledger.interface.js';
 import type { LeaseRounds, RoundsContext } from './lease-rounds.js';
 import type { PendingWrites } from './pending-writes.js';
 
@@ -12,8 +12,9 @@ export interface ClaimsContext extends RoundsContext {
 
 /**
  * The job ledger of one election as the gate uses it (TickLedger), kept in the election's Lease.
- * A claim is visible to the next plan at once, and is made good by the next write of this
- * process's term that carries it (see PendingWrites: sent soon, unless the API asked for a pause,
+ * A claim is visible to the next plan at once, and is made good at once inside the window the
+ * term's writes claim ahead (see claim-windows.ts), else by the next write of this process's term
+ * that carries it (see PendingWrites: sent soon, unless the API asked for a pause,
  * or the round that renews anyway); a write that fails leaves its claims for the next one while
  * the term lasts.
  */
@@ -32,19 +33,21 @@ export class LeaseClaims implements TickLedger {
     return this.context.ledger.claimNeverRan(key);
   }
 
-  claim(key: string, entry: LedgerEntry, notAfterMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+  claim(key: string, entry: LedgerEntry, notAfterMs = Number.POSITIVE_INFINITY, ahead?: ClaimAhead): Promise<boolean> {
     const { rounds, ledger, observation, state } = this.context;
     if (rounds.stopped || !rounds.holding || rounds.handingOver || entry.term !== rounds.ownTerm?.leaseTransitions || !state.isLeader()) {
       return Promise.resolve(false);
     }
     if (!ledger.writable(observation.lease)) return Promise.resolve(false);
-    const claimed = ledger.claim(key, entry, notAfterMs);
+    // Inside the window a write of this term claimed ahead: no write of its own (claim-windows.ts).
+    if (ledger.claimInWindow(key, entry, ahead)) return Promise.resolve(true);
+    const claimed = ledger.claim(key, entry, notAfterMs, ahead);
     this.context.writes.request();
     return claimed;
   }
 
   complete(key: string, entry: LedgerEntry): void {
-    this.context.ledger.record(key, entry);
+    this.context.ledger.complete(key, entry);
   }
 
   ranUnclaimed(key: string, entry: LedgerEntry): void {
@@ -52,6 +55,7 @@ export class LeaseClaims implements TickLedger {
   }
 
   skipTo(key: string, entry: LedgerEntry): void {
-    this.context.ledger.record(key, entry);
+    // Settled up to the entry, like a run that ended: the term's own view and window move on too.
+    this.context.ledger.complete(key, entry);
   }
 }

@@ -9,6 +9,7 @@ import {
   type LedgerDocument,
   type LedgerEntry,
 } from '../../ledger/ledger-record.js';
+import { ClaimWindows, type ClaimAhead } from './claim-windows.js';
 import { INCARNATION_ANNOTATION } from './resourcelock/lease-record.js';
 
 /** How many released terms are remembered: enough for every handover a pod may still plan around. */
@@ -20,6 +21,8 @@ export interface LedgerWrite {
   value: string | undefined;
   /** The claims this write carries: written once it succeeds. */
   claims: readonly PendingClaim[];
+  /** The windows claimed ahead it carries (see claim-windows.ts). */
+  windows: ReadonlyMap<string, LedgerEntry>;
 }
 
 /** An entry and when (monotonic ms, by this process's clock) the claim it records was made. */
@@ -36,6 +39,8 @@ export interface PendingClaim {
   readonly claimedAt: number;
   /** Wall-clock ms after which a claim never sent is given up (its starting deadline). */
   readonly notAfterMs: number;
+  /** How far the job may claim ahead once this claim is made good. */
+  readonly ahead: ClaimAhead | undefined;
   /** A write carrying it was sent: it may be in the Lease, whatever that write's answer. */
   sent: boolean;
   /** A write carrying it succeeded; it counts once its term is confirmed still running. */
@@ -71,16 +76,31 @@ export class LeaseLedger {
   private document: LedgerDocument = CURRENT_DOCUMENT;
   /** Terms seen to end with our release (holder "", 1 s, our annotation): their open claims never ran. */
   private readonly releasedTerms = new Set<number>();
+  /** This process's windows claimed ahead. */
+  private readonly windows: ClaimWindows;
 
   constructor(
     /** `readOnlyVersion`: the newer format that forbids this version to write (an error, not a warning). */
     private readonly onProblem: (problem: string, readOnlyVersion?: number) => void,
     private readonly now: () => number,
-  ) {}
+    /** How far ahead each write of the leader claims the fire times of its jobs (0: no window). */
+    claimAheadMs = 0,
+    wallNow: () => number = Date.now,
+  ) {
+    this.windows = new ClaimWindows(claimAheadMs, wallNow);
+  }
 
-  /** The job's latest entry as this process knows it, its own unwritten claims included. */
+  /**
+   * The job's latest entry as this process knows it, its own unwritten claims included. While
+   * this process leads and the job claimed in its term: the term's own claims, whatever window
+   * the Lease shows (its own, or an earlier term's that this term's plan took on).
+   */
   entry(key: string): LedgerEntry | undefined {
-    return this.latest(key)?.entry;
+    const own = this.windows.ownEntry(key);
+    if (own === undefined) return this.latest(key)?.entry;
+    let latest = own;
+    for (const claim of this.claims.get(key) ?? []) if (isLaterEntry(claim.entry, latest)) latest = claim.entry;
+    return latest;
   }
 
   /**
@@ -139,17 +159,31 @@ export class LeaseLedger {
     this.known.set(key, { entry: this.withExtra(entry, known?.entry), claimedAt: at });
   }
 
+  /**
+   * A claim inside the job's window, which a confirmed write of this very term carried: made at
+   * once, without a write. False when no window covers it (claim() then waits for a write).
+   */
+  claimInWindow(key: string, entry: LedgerEntry, ahead: ClaimAhead | undefined): boolean {
+    if (!this.windows.covers(key, entry)) return false;
+    this.windows.claimed(key, entry, ahead);
+    this.record(key, entry);
+    return true;
+  }
+
   /** A claim, visible to entry() at once, that resolves when a write of its term carries it. */
-  claim(key: string, entry: LedgerEntry, notAfterMs: number): Promise<boolean> {
+  claim(key: string, entry: LedgerEntry, notAfterMs: number, ahead?: ClaimAhead): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const claim: PendingClaim = {
-        key, entry, notAfterMs,
+        key, entry, notAfterMs, ahead,
         claimedAt: this.now(),
         sent: false,
         written: false,
         settle: (claimed) => {
           this.dropClaim(claim);
-          if (claimed) this.record(key, entry, claim.claimedAt);
+          if (claimed) {
+            this.record(key, entry, claim.claimedAt);
+            this.windows.claimed(key, entry, ahead);
+          }
           resolve(claimed);
         },
       };
@@ -169,11 +203,21 @@ export class LeaseLedger {
    * They count as claimed from now on.
    */
   confirm(): void {
+    this.windows.confirm();
     for (const claim of this.allClaims()) if (claim.written) claim.settle(true);
+    // Made since the write was prepared, inside the window it carried: claimed by it too.
+    for (const claim of this.allClaims()) if (this.windows.covers(claim.key, claim.entry)) claim.settle(true);
+  }
+
+  /** How a claimed run ended (or the fire time a resume skips to): written with the next write, and its window's start moves on. */
+  complete(key: string, entry: LedgerEntry): void {
+    this.record(key, entry);
+    this.windows.ended(key, entry);
   }
 
   /** The term ended (or shutdown began): every claim still waiting is not claimed. */
   endTerm(): void {
+    this.windows.endTerm();
     for (const claim of this.allClaims()) claim.settle(false);
   }
 
@@ -184,20 +228,20 @@ export class LeaseLedger {
    */
   prepare(lease: V1Lease | null): LedgerWrite {
     const decoded = lease === null ? undefined : this.decode(lease);
-    if (decoded?.readOnly) return { value: undefined, claims: [] };
+    if (decoded?.readOnly) return { value: undefined, claims: [], windows: new Map() };
     const wallNow = Date.now();
     for (const claim of this.allClaims()) if (!claim.sent && wallNow > claim.notAfterMs) claim.settle(false);
-    const { merged, changed } = this.merge(decoded);
+    const { merged, changed, windows } = this.merge(decoded);
     const claims = this.allClaims();
     // A claim already in the Lease (an earlier write carried it) is settled by this write too.
     for (const claim of claims) claim.sent = true;
-    if ((!changed && lease !== null) || merged.size === 0) return { value: undefined, claims };
+    if ((!changed && lease !== null) || merged.size === 0) return { value: undefined, claims, windows };
     const { value, evicted } = encodeLedger(merged, undefined, decoded?.document ?? this.document);
     if (evicted.length > 0) {
       for (const key of evicted) this.known.delete(key);
       this.onProblem(`the ledger is full; dropped the entries of ${evicted.join(', ')}`);
     }
-    return { value, claims };
+    return { value, claims, windows };
   }
 
   /** Whether a write conditional on `lease` would change its ledger (something of ours is not in it). */
@@ -207,23 +251,31 @@ export class LeaseLedger {
   }
 
   /** The Lease's ledger with every later entry this process knows or claims, and whether any was. */
-  private merge(decoded: DecodedLedger | undefined): { merged: Map<string, LedgerEntry>; changed: boolean } {
+  private merge(decoded: DecodedLedger | undefined): { merged: Map<string, LedgerEntry>; changed: boolean; windows: Map<string, LedgerEntry> } {
     const stored = decoded?.ledger ?? new Map<string, LedgerEntry>();
     const merged = new Map(stored);
     let changed = false;
-    for (const key of new Set([...this.known.keys(), ...this.claims.keys()])) {
-      const ours = this.latest(key)!.entry;
+    const windows = this.windows.entries(
+      (key) => this.known.get(key)?.entry,
+      (key) => (this.claims.get(key) ?? []).map((claim) => claim.entry),
+    );
+    for (const key of new Set([...this.known.keys(), ...this.claims.keys(), ...windows.keys()])) {
+      let ours = this.latest(key)?.entry;
+      const window = windows.get(key);
+      if (window !== undefined && (ours === undefined || isLaterEntry(window, ours))) ours = window;
+      if (ours === undefined) continue;
       const theirs = stored.get(key);
       if (theirs !== undefined && !isLaterEntry(ours, theirs)) continue;
       merged.set(key, this.withExtra(ours, theirs));
       changed = true;
     }
-    return { merged, changed };
+    return { merged, changed, windows };
   }
 
   /** The write succeeded: what it carried is in the Lease (confirm() settles the claims). */
-  written({ claims }: LedgerWrite): void {
+  written({ claims, windows }: LedgerWrite): void {
     for (const claim of claims) claim.written = true;
+    this.windows.sent(windows);
   }
 
   /**

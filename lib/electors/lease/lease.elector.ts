@@ -34,6 +34,12 @@ const AUTH_FAILURE_RETRY_FACTOR = 10;
 /** A round sends at most this many requests (a write, a read, a write), each within the request timeout. */
 const REQUESTS_PER_ROUND = 3;
 
+/**
+ * Each write of the leader claims its jobs' fire times this many retry periods ahead (the next
+ * renewal is due one retry period after it): a tick then runs without a write of its own.
+ */
+const CLAIM_AHEAD_RETRY_PERIODS = 2;
+
 /** Jobs that never end while shutdown waits for them: the drain the elector may ask for. */
 const NO_JOBS: ElectionJobs = { drain: async () => true };
 
@@ -115,7 +121,7 @@ export class LeaseElector implements LeaderElector {
     const ledger = new LeaseLedger((problem, readOnlyVersion) => {
       if (readOnlyVersion === undefined) this.logger.warn(LEDGER_PROBLEM(state.name, lock.describe(), problem));
       else this.logger.error(LEDGER_NEWER_FORMAT(state.name, lock.describe(), readOnlyVersion, LEDGER_VERSION));
-    }, clock.now);
+    }, clock.now, CLAIM_AHEAD_RETRY_PERIODS * options.retryPeriodMs, () => clock.wallNow().getTime());
     this.ledger = ledger;
     this.watch = new LeaseWatchKeeper(
       lock,
