@@ -2,8 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { currentLeaderJob, LeaderOnly } from '../lib/index.js';
 import { LEDGER_ANNOTATION } from '../lib/ledger/ledger-record.js';
+import { interruptedTicks } from '../test/support/interrupted-ticks.js';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
 import { LeadershipTimeline, type LeadershipInterval } from '../test/support/leadership-timeline.js';
+import { benchLogger } from './bench-logger.js';
 import type { ShardedChurnResult } from './churn-shards.js';
 import { closeCandidate, startLeaseCandidate, type LeaseTimings, type NestCandidate } from './nest-candidate.js';
 import { sleep, summarize, type Summary } from './stats.js';
@@ -65,7 +67,7 @@ export interface ChurnResult {
    * The same per-second cron with claims and `missedRuns: 'runEach'`: ticks (scheduled fire
    * times in the window) run more than once, run by nobody, and runs that were catch-ups.
    */
-  claimed: { runs: number; ticksRunTwice: number; ticksRunByNobody: number; catchUpRuns: number; missedSeconds: number[] };
+  claimed: { runs: number; ticksRunTwice: number; ticksRunByNobody: number; catchUpRuns: number; missedSeconds: number[]; interruptedSeconds: number[] };
   /** When (epoch second) each fault was forced, for reading the missed ticks against. */
   timeline: { second: number; action: ChurnAction }[];
   /** Each claimed run writes (tick, fencing token) to a store that rejects a token lower than one it has seen. */
@@ -148,6 +150,13 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
   const timeline = new LeadershipTimeline();
   const runs: Run[] = [];
   const store = new FencedStore();
+  // Fire times a new leader reported as claimed by a leader that died before recording how they
+  // ended: with the default interruptedRun 'skip' they are not run again (at most once).
+  const interrupted = new Set<number>();
+  const unlisten = benchLogger.listen((_level, message) => {
+    const reported = interruptedTicks(message);
+    if (reported?.job.endsWith('.claimedTick')) for (const fireTime of reported.fireTimes) interrupted.add(Math.floor(fireTime / 1000));
+  });
   const faultLog: { second: number; action: ChurnAction }[] = [];
   const live: NestCandidate[] = [];
   const closing: Promise<void>[] = [];
@@ -309,6 +318,7 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
   } finally {
     await Promise.all([...live.map((c) => closeCandidate(c)), ...closing]);
     timeline.stop();
+    unlisten();
     await server.close();
   }
 
@@ -340,6 +350,7 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
       ticksRunByNobody: seconds - claimedTicks.size,
       catchUpRuns: claimedRuns.filter((run) => run.catchUp).length,
       missedSeconds: Array.from({ length: seconds }, (_, i) => startSecond + i).filter((second) => !claimedTicks.has(second)),
+      interruptedSeconds: [...interrupted].filter((second) => second >= startSecond && second <= endSecond).sort(),
     },
     timeline: faultLog,
     fencedWrites: { accepted: store.accepted, staleRejected: store.staleRejected },

@@ -3,6 +3,7 @@ import { Cron } from '@nestjs/schedule';
 import { currentLeaderJob, LeaderOnly } from '../lib/index.js';
 import { LEDGER_ANNOTATION } from '../lib/ledger/ledger-record.js';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
+import { interruptedTicks } from '../test/support/interrupted-ticks.js';
 import { LeadershipTimeline } from '../test/support/leadership-timeline.js';
 import { benchLogger } from './bench-logger.js';
 import { CHURN_ACTIONS, countOverlaps, measureChurn, type ChurnAction, type ChurnConfig, type ChurnResult } from './churn-safety.js';
@@ -107,8 +108,8 @@ export async function measureShardedChurn(config: ShardedChurnConfig): Promise<S
   const unlisten = benchLogger.listen((level, message) => {
     if (level === 'log' && message.includes('stepping down')) handovers++;
     if (level === 'log' && message.includes('; asking ')) requests++;
-    const match = /^ShardedChurnJobs\.(\w+): the tick of (\S+) was claimed in term \d+, whose leader stopped/.exec(message);
-    if (match) interrupted.add(`${match[1]}@${Math.floor(Date.parse(match[2]!) / 1000)}`);
+    const reported = interruptedTicks(message);
+    if (reported) for (const fireTime of reported.fireTimes) interrupted.add(`${reported.job.replace(/^ShardedChurnJobs\./, '')}@${Math.floor(fireTime / 1000)}`);
   });
   const faultLog: ShardedChurnResult['timeline'] = [];
   const live: NestCandidate[] = [];

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { interruptedTicks } from '../test/support/interrupted-ticks.js';
 import { KubeApiServer } from '../test/support/kube-apiserver/index.js';
 import { writeUserKubeConfig } from '../test/support/kubeconfig-file.js';
 import type { LeaseTimings } from './nest-candidate.js';
@@ -210,8 +211,9 @@ export async function measureJepsen(config: JepsenConfig): Promise<JepsenResult>
     staleWritesRefused: writes.filter((write) => write.refused).length,
     missedSeconds: Array.from({ length: seconds }, (_, i) => startSecond + i).filter((second) => !perTick.has(second)),
     interruptedSeconds: [...new Set(everyReplica.flatMap((replica) => replica.output.flatMap((line) => {
-      const match = /the tick of (\S+) was claimed in term \d+, whose leader stopped/.exec(line);
-      return match ? [Math.floor(Date.parse(match[1]!) / 1000)] : [];
+      // A replica's output line carries Nest's prefix: the message starts at the job's name.
+      const reported = interruptedTicks(line.slice(Math.max(0, line.search(/\S+: the ticks? of /))));
+      return reported ? reported.fireTimes.map((fireTime) => Math.floor(fireTime / 1000)) : [];
     })))].sort(),
     timeline,
   };
