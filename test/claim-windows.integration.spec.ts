@@ -133,6 +133,24 @@ describe('claims made ahead', () => {
     expect(cluster.logger.messages('warn', 'claimed ahead in term')).toEqual([]);
   });
 
+  it('a graceful handover, then the new leader cut off right after its first run: the third leader runs none of its fire times again', async () => {
+    // Found by the churn bench (graceful, then partition): the second leader's first run was
+    // caught up again by the third, as if nobody had claimed it.
+    const a = await start('pod-a', { missedRuns: 'runEach' });
+    await recorder.waitFor(() => recorder.runs.length >= 3);
+    await start('pod-b', { missedRuns: 'runEach' });
+    await start('pod-c', { missedRuns: 'runEach' });
+    await recorder.waitFor(() => recorder.runs.length >= 5);
+    await cluster.close(a);
+    const next = await cluster.timeline.nextLeader('pod-a');
+    await recorder.waitFor(() => recorder.runs.some((run) => run.identity === next));
+    cluster.server.faults.partition(next, true);
+    const third = next === 'pod-b' ? 'pod-c' : 'pod-b';
+    await recorder.waitFor(() => recorder.runs.filter((run) => run.identity === third).length >= 3);
+    expect(recorder.duplicates()).toEqual([]);
+    cluster.server.faults.partition(next, false);
+  });
+
   it('two graceful handovers in a row inside one window: nobody runs a fire time twice, none is lost', async () => {
     const a = await start('pod-a', { missedRuns: 'runEach' });
     await recorder.waitFor(() => recorder.runs.length >= 3);

@@ -153,6 +153,41 @@ describe('ClaimWindows, the leader\'s side', () => {
     expect(isLaterEntry(entry, stored)).toBe(true);
   });
 
+  it('a window of its own term that a write whose answer was lost put in the Lease: the release still reaches its end, with the start moved on', () => {
+    // A renew carried the window to S(14) and was applied, but its answer never came; then the
+    // runs up to S(12) ended and the term ended gracefully. Were the release to write the window
+    // it knows (to S(12)), the Lease's later entry (to S(14), its start at S(9)) would stay, and
+    // the next leader would read S(10)..S(12), which ran, as never started, and run them again.
+    wall = S(10) + 100;
+    const windows = new ClaimWindows(2 * SECOND, () => wall);
+    windows.claimed(key, claim(S(10)), ahead);
+    windows.sent(windows.entries(none, noClaims));
+    windows.confirm();
+    for (const fireTime of [S(10), S(11), S(12)]) {
+      windows.claimed(key, claim(fireTime), ahead);
+      windows.ended(key, done(fireTime));
+    }
+    const applied = windowEntry(S(9), S(14), 7);
+    windows.endTerm();
+    const release = windows.entries(() => applied, noClaims).get(key)!;
+    expect(release).toEqual(windowEntry(S(12), S(14), 7));
+    expect(isLaterEntry(release, applied)).toBe(true);
+  });
+
+  it('a term\'s first claim below the end of a released window goes as a window of its own term, reaching as far', () => {
+    // Found by the churn bench: as a plain claim, [S(11), c, 7] is not later than the released
+    // window to S(12) of term 6, so the write left the Lease as it was, and the claim counted as
+    // written: the next leader took S(11) for missed and ran it again.
+    wall = S(10) + 600;
+    const windows = new ClaimWindows(2 * SECOND, () => wall);
+    const released = windowEntry(S(10), S(12), 6);
+    const entry = windows.entries(() => released, () => [claim(S(11))], [key]).get(key)!;
+    expect(entry).toEqual(windowEntry(S(11) - 1, S(12), 7));
+    expect(isLaterEntry(entry, released)).toBe(true);
+    // Past the window's end, the plain claim is later: no window needed.
+    expect(windows.entries(() => released, () => [claim(S(13))], [key]).get(key)).toBeUndefined();
+  });
+
   it('a claim waiting for a write keeps the window\'s start before it', () => {
     wall = S(10) + 100;
     const windows = new ClaimWindows(2 * SECOND, () => wall);

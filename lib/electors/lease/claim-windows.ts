@@ -82,10 +82,15 @@ export class ClaimWindows {
 
   /**
    * The window entry to write for each job, for a write sent now: reaching `horizonMs` ahead
-   * while the term runs (frozen once it ended: only `after` moves on), at least as far as any
-   * earlier term's entry (`stored`), its start before every claim still running or unwritten.
+   * while the term runs (frozen once it ended: only `after` moves on), at least as far as the
+   * entry stored of an earlier term or of its own (`stored`), its start before every claim still
+   * running or unwritten.
    */
-  entries(stored: (key: string) => LedgerEntry | undefined, unwritten: (key: string) => readonly LedgerEntry[]): Map<string, LedgerEntry> {
+  entries(
+    stored: (key: string) => LedgerEntry | undefined,
+    unwritten: (key: string) => readonly LedgerEntry[],
+    unwrittenKeys: Iterable<string> = [],
+  ): Map<string, LedgerEntry> {
     const windows = new Map<string, LedgerEntry>();
     const until = this.wallNow() + this.horizonMs;
     for (const [key, job] of this.jobs) {
@@ -93,15 +98,37 @@ export class ClaimWindows {
       let latest = job.own;
       for (const claim of pending) if (isLaterEntry(claim, latest)) latest = claim;
       let end = Math.max(job.durableEnd, latest.fireTime);
+      // An earlier term's entry this term took on, or this term's own window that a write whose
+      // answer was lost put there: never written back shorter, which would leave the stored one,
+      // its start behind runs that have ended since (read as never started after a release).
       const other = stored(key);
-      if (other !== undefined && other.term < job.term) end = Math.max(end, other.fireTime);
+      if (other !== undefined && other.term <= job.term) end = Math.max(end, other.fireTime);
       if (job.term === this.liveTerm) end = Math.max(end, job.ahead?.(until) ?? end);
       if (end <= latest.fireTime) continue;
       const open = [...job.running, ...pending.map((claim) => claim.fireTime)];
       const after = open.length > 0 ? Math.min(...open) - 1 : settledUpTo(latest);
       windows.set(key, { fireTime: end, state: 'claimed', term: job.term, claimedAfter: after });
     }
+    for (const key of unwrittenKeys) {
+      if (windows.has(key)) continue;
+      const adopted = this.adoption(stored(key), unwritten(key), this.jobs.get(key)?.term);
+      if (adopted !== undefined) windows.set(key, adopted);
+    }
     return windows;
+  }
+
+  /**
+   * The first claims of a term, not yet made good, below the end of an earlier term's window (a
+   * released window's open fire times are free again): as a plain claim they would not be later
+   * than that window, so they go as a window of their own term reaching as far.
+   */
+  private adoption(other: LedgerEntry | undefined, pending: readonly LedgerEntry[], windowTerm: number | undefined): LedgerEntry | undefined {
+    if (other === undefined || pending.length === 0) return undefined;
+    const term = Math.max(...pending.map((claim) => claim.term));
+    if ((windowTerm !== undefined && windowTerm >= term) || other.term >= term) return undefined;
+    const fireTimes = pending.filter((claim) => claim.term === term).map((claim) => claim.fireTime);
+    if (other.fireTime <= Math.max(...fireTimes)) return undefined;
+    return { fireTime: other.fireTime, state: 'claimed', term, claimedAfter: Math.min(...fireTimes) - 1 };
   }
 
   /** A write carrying these windows succeeded. */

@@ -232,8 +232,9 @@ export class LeaseLedger {
     const wallNow = Date.now();
     for (const claim of this.allClaims()) if (!claim.sent && wallNow > claim.notAfterMs) claim.settle(false);
     const { merged, changed, windows } = this.merge(decoded);
-    const claims = this.allClaims();
-    // A claim already in the Lease (an earlier write carried it) is settled by this write too.
+    // A claim already in the Lease (an earlier write carried it) is settled by this write too; one
+    // the written ledger does not hold (an entry of another term reaches past it) never is.
+    const claims = this.allClaims().filter((claim) => holds(merged.get(claim.key), claim.entry));
     for (const claim of claims) claim.sent = true;
     if ((!changed && lease !== null) || merged.size === 0) return { value: undefined, claims, windows };
     const { value, evicted } = encodeLedger(merged, undefined, decoded?.document ?? this.document);
@@ -256,8 +257,13 @@ export class LeaseLedger {
     const merged = new Map(stored);
     let changed = false;
     const windows = this.windows.entries(
-      (key) => this.known.get(key)?.entry,
+      (key) => {
+        const known = this.known.get(key)?.entry;
+        const theirs = stored.get(key);
+        return known === undefined || (theirs !== undefined && isLaterEntry(theirs, known)) ? theirs : known;
+      },
       (key) => (this.claims.get(key) ?? []).map((claim) => claim.entry),
+      this.claims.keys(),
     );
     for (const key of new Set([...this.known.keys(), ...this.claims.keys(), ...windows.keys()])) {
       let ours = this.latest(key)?.entry;
@@ -328,4 +334,9 @@ export class LeaseLedger {
     this.lastProblems = problems;
     return decoded;
   }
+}
+
+/** Whether a ledger entry claims `claim`: the same term, at or after its fire time. */
+function holds(entry: LedgerEntry | undefined, claim: LedgerEntry): boolean {
+  return entry !== undefined && entry.term === claim.term && entry.fireTime >= claim.fireTime;
 }
