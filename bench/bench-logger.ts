@@ -42,7 +42,7 @@ export class BenchLogger implements LoggerService {
       this.recent.push(line);
       if (this.recent.length > 20) this.recent.shift();
     }
-    if (this.printing) process.stderr.write(`${line}\n`);
+    if (this.printing) process.stderr.write(`${new Date().toISOString()} ${line}\n`);
   }
 }
 

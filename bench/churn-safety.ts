@@ -67,7 +67,16 @@ export interface ChurnResult {
    * The same per-second cron with claims and `missedRuns: 'runEach'`: ticks (scheduled fire
    * times in the window) run more than once, run by nobody, and runs that were catch-ups.
    */
-  claimed: { runs: number; ticksRunTwice: number; ticksRunByNobody: number; catchUpRuns: number; missedSeconds: number[]; interruptedSeconds: number[] };
+  claimed: {
+    runs: number;
+    ticksRunTwice: number;
+    ticksRunByNobody: number;
+    catchUpRuns: number;
+    missedSeconds: number[];
+    interruptedSeconds: number[];
+    /** Each tick run more than once: who ran it, in which term, and whether as a catch-up (for the JSON). */
+    twice: { second: number; runs: { process: string; term: number | null; catchUp: boolean; at: number }[] }[];
+  };
   /** When (epoch second) each fault was forced, for reading the missed ticks against. */
   timeline: { second: number; action: ChurnAction }[];
   /** Each claimed run writes (tick, fencing token) to a store that rejects a token lower than one it has seen. */
@@ -84,6 +93,8 @@ export interface ChurnResult {
 
 interface Run {
   second: number;
+  /** When it started (epoch ms). */
+  at: number;
   /** The process that ran it (two processes may share one identity). */
   process: string;
   term: number | null;
@@ -125,7 +136,7 @@ class ChurnJob {
   @Cron('* * * * * *')
   @LeaderOnly({ claim: false })
   tick(): void {
-    this.runs.push({ second: Math.floor(Date.now() / 1000), process: this.process, term: currentLeaderJob()?.term ?? null, claimed: false, catchUp: false });
+    this.runs.push({ second: Math.floor(Date.now() / 1000), at: Date.now(), process: this.process, term: currentLeaderJob()?.term ?? null, claimed: false, catchUp: false });
   }
 
   /** Each tick claimed in the Lease, and every missed one caught up. */
@@ -134,7 +145,7 @@ class ChurnJob {
   claimedTick(): void {
     const job = currentLeaderJob()!;
     this.store.write(job.fencingToken);
-    this.runs.push({ second: Math.floor(job.scheduledAt!.getTime() / 1000), process: this.process, term: job.term, claimed: true, catchUp: job.catchUp });
+    this.runs.push({ second: Math.floor(job.scheduledAt!.getTime() / 1000), at: Date.now(), process: this.process, term: job.term, claimed: true, catchUp: job.catchUp });
   }
 }
 
@@ -351,6 +362,10 @@ export async function measureChurn(config: ChurnConfig): Promise<ChurnResult> {
       catchUpRuns: claimedRuns.filter((run) => run.catchUp).length,
       missedSeconds: Array.from({ length: seconds }, (_, i) => startSecond + i).filter((second) => !claimedTicks.has(second)),
       interruptedSeconds: [...interrupted].filter((second) => second >= startSecond && second <= endSecond).sort(),
+      twice: [...claimedTicks].filter(([, n]) => n > 1).map(([second]) => ({
+        second,
+        runs: claimedRuns.filter((run) => run.second === second).map(({ process, term, catchUp, at }) => ({ process, term, catchUp, at })),
+      })),
     },
     timeline: faultLog,
     fencedWrites: { accepted: store.accepted, staleRejected: store.staleRejected },
