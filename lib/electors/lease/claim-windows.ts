@@ -1,8 +1,6 @@
 import { isLaterEntry, settledUpTo, type LedgerEntry } from '../../ledger/ledger-record.js';
 import type { ClaimAhead } from '../../ledger/tick-ledger.interface.js';
 
-export type { ClaimAhead };
-
 /** One job's claims of this process's latest term. */
 interface JobWindow {
   readonly term: number;
@@ -139,8 +137,8 @@ export class ClaimWindows {
   }
 
   /**
-   * The write is confirmed within the live term: its windows are claimed. Returns the end each
-   * job's window reaches now, to settle claims waiting for a write that it covers.
+   * The write is confirmed within the live term: the fire times up to each window's end are
+   * claimed (covers() then settles the claims waiting for a write that it covers).
    */
   confirm(): void {
     const written = this.written;

@@ -9,7 +9,8 @@ import {
   type LedgerDocument,
   type LedgerEntry,
 } from '../../ledger/ledger-record.js';
-import { ClaimWindows, type ClaimAhead } from './claim-windows.js';
+import type { ClaimAhead } from '../../ledger/tick-ledger.interface.js';
+import { ClaimWindows } from './claim-windows.js';
 import { INCARNATION_ANNOTATION } from './resourcelock/lease-record.js';
 
 /** How many released terms are remembered: enough for every handover a pod may still plan around. */
@@ -39,8 +40,6 @@ export interface PendingClaim {
   readonly claimedAt: number;
   /** Wall-clock ms after which a claim never sent is given up (its starting deadline). */
   readonly notAfterMs: number;
-  /** How far the job may claim ahead once this claim is made good. */
-  readonly ahead: ClaimAhead | undefined;
   /** A write carrying it was sent: it may be in the Lease, whatever that write's answer. */
   sent: boolean;
   /** A write carrying it succeeded; it counts once its term is confirmed still running. */
@@ -174,7 +173,7 @@ export class LeaseLedger {
   claim(key: string, entry: LedgerEntry, notAfterMs: number, ahead?: ClaimAhead): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       const claim: PendingClaim = {
-        key, entry, notAfterMs, ahead,
+        key, entry, notAfterMs,
         claimedAt: this.now(),
         sent: false,
         written: false,
